@@ -9,10 +9,12 @@ from torch import nn
 from advex.errors import ModelFileError
 from advex.models.cnn import MadryCNN
 from advex.models.linear import LogisticRegression
+from advex.models.wrn import WideResNet
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "logistic": LogisticRegression,
     "mnist_cnn": MadryCNN,
+    "wide_resnet": WideResNet,
 }
 
 
