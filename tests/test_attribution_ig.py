@@ -25,7 +25,7 @@ def _confident_cnn(seed=0):
     torch.manual_seed(seed)
     model = MadryCNN()
     with torch.no_grad():
-        model.fc2.weight.mul_(200.0)
+        model.fc2.weight.mul_(20.0)
     return model.eval()
 
 
@@ -68,11 +68,11 @@ def test_ig_completeness_on_cnn_within_one_percent():
     model = _confident_cnn()
     torch.manual_seed(1)
     x = torch.rand(6, 1, 28, 28)
-    y = torch.tensor([0, 1, 2, 3, 4, 5])
+    y = model(x).argmax(dim=1)
     ig, delta = integrated_gradients(model, x, y, return_convergence_delta=True)
     assert ig.shape == x.shape
     change = class_probability(model, x, y) - class_probability(model, torch.zeros_like(x), y)
-    assert change.abs().min() > 0.05, "the test model must move the probabilities for the check to mean anything"
+    assert change.abs().min() > 0.1, "the test model must move the probabilities for the check to mean anything"
     gap = completeness_gap(model, x, ig, y, 0.0)
     assert torch.all(gap <= 0.01 * change.abs()), (gap, change)
     assert torch.allclose(gap, delta.abs().float(), atol=1e-5)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import importlib
 import sys
 
-import click
 import typer
 
 from advex.errors import AdvexError
 
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["table1", "train", "data", "theory", "evaluate"]
+# Options that take several space-separated values (``--datasets mushroom spambase``).
+MULTI_VALUE_OPTIONS = {"--datasets"}
 
 app = typer.Typer(
     name="advex",
@@ -29,18 +30,27 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"advex.cli.{_name}").register(app)
 
 
-def main() -> None:
-    """Console entry point: run the app, turning AdvexError into a one-line message."""
+def expand_multi_value_options(argv: list[str]) -> list[str]:
+    """Rewrite ``--datasets a b`` as ``--datasets a --datasets b`` (click options take one value per flag)."""
+    expanded: list[str] = []
+    option = None
+    for token in argv:
+        if token in MULTI_VALUE_OPTIONS:
+            option = token
+            continue
+        if option and not token.startswith("-"):
+            expanded += [option, token]
+            continue
+        option = None
+        expanded.append(token)
+    return expanded
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: click reports usage errors; AdvexError becomes one red line, exit status 2."""
+    args = expand_multi_value_options(sys.argv[1:] if argv is None else argv)
     try:
-        app(standalone_mode=False)
+        app(args=args, prog_name="advex")
     except AdvexError as err:
         typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
         sys.exit(2)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
-    except click.exceptions.Exit as err:
-        sys.exit(err.exit_code)
-    except click.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)

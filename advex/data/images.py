@@ -101,24 +101,30 @@ def _read_idx_cached(path_str: str, _mtime_ns: int, _size: int) -> np.ndarray:
     return array
 
 
+class _RefusedGlobal(pickle.UnpicklingError):
+    """A pickle referenced a global outside the allow-list."""
+
+
 class _CifarUnpickler(pickle.Unpickler):
     """Unpickler that can rebuild only plain containers and numpy arrays, so a pickle cannot run code."""
 
     ALLOWED = {
-        ("builtins", "dict"), ("builtins", "list"), ("builtins", "str"), ("builtins", "bytes"),
-        ("builtins", "int"), ("__builtin__", "dict"), ("__builtin__", "list"), ("__builtin__", "str"),
-        ("__builtin__", "bytes"), ("__builtin__", "int"),
+        ("builtins", "dict"), ("builtins", "list"), ("builtins", "str"), ("builtins", "bytes"), ("builtins", "int"),
+        ("__builtin__", "dict"), ("__builtin__", "list"), ("__builtin__", "str"), ("__builtin__", "bytes"),
+        ("__builtin__", "int"),
         # Python 3 writes bytes at protocol < 3 as _codecs.encode(text, "latin1").
         ("_codecs", "encode"),
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy.core.numeric", "_frombuffer"),
         ("numpy", "ndarray"), ("numpy", "dtype"),
     }
 
     def find_class(self, module: str, name: str):
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        if module.startswith("numpy") and module.endswith("multiarray"):
-            return np._core.multiarray._reconstruct
+        canonical = module.replace("numpy._core.", "numpy.core.", 1)
+        if (canonical, name) not in self.ALLOWED:
+            raise _RefusedGlobal(f"{module}.{name}")
+        if canonical.startswith("numpy.core."):
+            # numpy 2 moved numpy.core to numpy._core (the old name only warns); numpy 1 has just numpy.core.
+            module = canonical.replace("numpy.core.", "numpy._core." if hasattr(np, "_core") else "numpy.core.", 1)
         return super().find_class(module, name)
 
 
@@ -126,12 +132,14 @@ def _load_pickle(path: Path) -> dict:
     try:
         with open(path, "rb") as handle:
             obj = _CifarUnpickler(handle, encoding="bytes").load()
-    except pickle.UnpicklingError as err:
+    except _RefusedGlobal as err:
         raise DataFormatError(
-            f"{path}: not a CIFAR-10 batch ({err}); only plain data and numpy arrays are accepted, "
-            "replace it with the original `cifar-10-batches-py` file (`advex data fetch cifar10`)"
+            f"{path}: refusing to load this pickle: it references {err}, but a CIFAR-10 batch holds only "
+            "plain data and numpy arrays; replace it with the original `cifar-10-batches-py` file "
+            "(`advex data fetch cifar10`)"
         ) from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError) as err:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            OverflowError, MemoryError) as err:
         raise DataFormatError(
             f"{path}: corrupt or truncated pickle ({type(err).__name__}: {err}); "
             "download it again with `advex data fetch cifar10`"

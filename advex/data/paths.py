@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from advex.data.registry import get_spec
+from advex.data.registry import DATASETS, get_spec
 from advex.errors import DataMissingError
 
 CACHE_ENV = "ADVEX_CACHE_DIR"
@@ -75,8 +75,6 @@ def locate(name: str, data_dir: str | os.PathLike | None = None) -> dict[str, Pa
 
 def available_datasets(data_dir: str | os.PathLike | None = None) -> dict[str, bool]:
     """For every registered data set, whether all its files can be found."""
-    from advex.data.registry import DATASETS
-
     status: dict[str, bool] = {}
     for name in DATASETS:
         try:

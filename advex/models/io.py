@@ -3,12 +3,17 @@
 A model ``stem`` is stored as ``stem.safetensors`` (weights) and ``stem.json`` (card:
 architecture, data set, training mode, eps, lambda, seed, protocol, metrics, library
 versions, and the SHA-256 of the weights file). Loading never unpickles.
+
+``compress=True`` stores the weights as ``stem.safetensors.xz``: the same safetensors bytes,
+losslessly xz-compressed (LZMA2 with 2-byte literal positions, which suits float16 data); loading
+decompresses in memory. The card's SHA-256 is that of the stored (compressed) file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import lzma
 import os
 import platform
 import tempfile
@@ -16,7 +21,9 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import load_file, save_file
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from advex.errors import ModelFileError
@@ -24,6 +31,9 @@ from advex.models.registry import build_model
 
 WEIGHTS_SUFFIX = ".safetensors"
 CARD_SUFFIX = ".json"
+COMPRESSED_WEIGHTS_SUFFIX = ".safetensors.xz"
+# lp=1, pb=1: literal/position statistics per byte parity, i.e. separate models for the low and high bytes of fp16.
+XZ_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9, "lc": 3, "lp": 1, "pb": 1}]
 
 
 def library_versions() -> dict[str, str]:
@@ -64,19 +74,28 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def atomic_write_json(path: Path, obj: dict) -> None:
+def atomic_write_json(path: Path, obj: object) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
     atomic_write_bytes(Path(path), (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
-def save_model(model: nn.Module, stem: str | Path, card: dict, dtype: torch.dtype | None = None) -> Path:
-    """Write ``stem.safetensors`` and ``stem.json``; return the weights path.
+def stem_path(stem: str | Path, suffix: str) -> Path:
+    """``stem`` + ``suffix``; unlike ``Path.with_suffix`` it keeps dots in names like ``adv_0.1``."""
+    stem = Path(stem)
+    return stem.parent / (stem.name + suffix)
+
+
+def save_model(
+    model: nn.Module, stem: str | Path, card: dict, dtype: torch.dtype | None = None, compress: bool = False
+) -> Path:
+    """Write ``stem.safetensors`` (``stem.safetensors.xz`` with ``compress``) and ``stem.json``; return the weights path.
 
     ``card`` gets the model's ``architecture()``, library versions and the weights' SHA-256.
     ``dtype`` (e.g. ``torch.float16``) casts floating tensors before saving.
     """
     stem = Path(stem)
-    weights_path = stem.with_suffix(WEIGHTS_SUFFIX)
-    card_path = stem.with_suffix(CARD_SUFFIX)
+    weights_path = stem_path(stem, COMPRESSED_WEIGHTS_SUFFIX if compress else WEIGHTS_SUFFIX)
+    card_path = stem_path(stem, CARD_SUFFIX)
     tensors = {}
     for name, tensor in model.state_dict().items():
         tensor = tensor.detach().cpu().contiguous()
@@ -84,6 +103,24 @@ def save_model(model: nn.Module, stem: str | Path, card: dict, dtype: torch.dtyp
             tensor = tensor.to(dtype)
         tensors[name] = tensor
     weights_path.parent.mkdir(parents=True, exist_ok=True)
+    if compress:
+        atomic_write_bytes(weights_path, lzma.compress(safetensors_bytes(tensors), format=lzma.FORMAT_XZ, filters=XZ_FILTERS))
+    else:
+        _save_safetensors_atomically(tensors, weights_path)
+    full_card = {
+        **card,
+        "architecture": model.architecture(),
+        "weights_file": weights_path.name,
+        "weights_sha256": sha256_file(weights_path),
+        "weights_dtype": str(dtype or next(iter(tensors.values())).dtype).replace("torch.", ""),
+        "weights_compression": "xz" if compress else None,
+        "library_versions": library_versions(),
+    }
+    atomic_write_json(card_path, full_card)
+    return weights_path
+
+
+def _save_safetensors_atomically(tensors: dict[str, torch.Tensor], weights_path: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=weights_path.parent, prefix=f".{weights_path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -92,21 +129,11 @@ def save_model(model: nn.Module, stem: str | Path, card: dict, dtype: torch.dtyp
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    full_card = {
-        **card,
-        "architecture": model.architecture(),
-        "weights_file": weights_path.name,
-        "weights_sha256": sha256_file(weights_path),
-        "weights_dtype": str(dtype or next(iter(tensors.values())).dtype).replace("torch.", ""),
-        "library_versions": library_versions(),
-    }
-    atomic_write_json(card_path, full_card)
-    return weights_path
 
 
 def read_card(stem: str | Path) -> dict:
     """Read and parse ``stem.json``; a missing or malformed card raises :class:`ModelFileError`."""
-    card_path = Path(stem).with_suffix(CARD_SUFFIX)
+    card_path = stem_path(stem, CARD_SUFFIX)
     try:
         card = json.loads(card_path.read_text())
     except FileNotFoundError:
@@ -119,19 +146,23 @@ def read_card(stem: str | Path) -> dict:
 
 
 def load_model(stem: str | Path, map_location: str | torch.device = "cpu", verify_hash: bool = True) -> tuple[nn.Module, dict]:
-    """Rebuild a model from ``stem.json`` and load ``stem.safetensors`` into it (float32, eval mode)."""
+    """Rebuild a model from ``stem.json`` and load ``stem.safetensors`` (or ``.safetensors.xz``) into it (float32, eval mode)."""
     stem = Path(stem)
     card = read_card(stem)
-    weights_path = stem.with_suffix(WEIGHTS_SUFFIX)
+    model = build_model(card["architecture"])
+    compressed = str(card.get("weights_file", "")).endswith(".xz")
+    weights_path = stem_path(stem, COMPRESSED_WEIGHTS_SUFFIX if compressed else WEIGHTS_SUFFIX)
     if not weights_path.exists():
         raise ModelFileError(f"weights file {weights_path} is missing; re-train the model or restore the file")
     if verify_hash and card.get("weights_sha256") and sha256_file(weights_path) != card["weights_sha256"]:
         raise ModelFileError(f"{weights_path} does not match the SHA-256 in its card: the file is corrupt or was replaced")
     try:
-        tensors = load_file(str(weights_path), device="cpu")
-    except (SafetensorError, OSError, ValueError) as err:
+        if compressed:
+            tensors = load_safetensors_bytes(lzma.decompress(weights_path.read_bytes()))
+        else:
+            tensors = load_file(str(weights_path), device="cpu")
+    except (SafetensorError, OSError, ValueError, lzma.LZMAError) as err:
         raise ModelFileError(f"{weights_path} is not a readable safetensors file ({err})") from None
-    model = build_model(card["architecture"])
     try:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
     except RuntimeError as err:

@@ -1,0 +1,47 @@
+"""``advex table1``: reproduce the rows of the paper's Table 1 (Section 6.3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from tqdm import tqdm
+
+from advex.experiments.table1 import IMAGE_DATASETS, TABULAR_SETTINGS, format_table, tabular_table1_rows
+from advex.models.io import atomic_write_json
+
+
+def table1(
+    datasets: list[str] = typer.Option(
+        ["mushroom", "spambase"], "--datasets", help="Data sets: mushroom spambase mnist fashion-mnist (space-separated)."
+    ),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the rows as a JSON list to this file."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data directory (default: $ADVEX_DATA_DIR, then the cache)."),
+    seed: int = typer.Option(0, help="Seed of the train/test split and of training."),
+    n_images: int = typer.Option(200, help="Image data sets: test images per mean Gini."),
+    retrain: bool = typer.Option(False, "--retrain", help="Image data sets: train afresh instead of using the zoo."),
+) -> None:
+    """Train (tabular) or load (images, from the zoo) the n, l and a models and print Table 1 beside the paper's."""
+    known = set(TABULAR_SETTINGS) | set(IMAGE_DATASETS)
+    unknown = [name for name in datasets if name not in known]
+    if unknown:
+        raise typer.BadParameter(f"unknown data set(s) {unknown}; choose from {sorted(known)}", param_hint="--datasets")
+    rows: list[dict] = []
+    with tqdm(datasets, desc="table1", unit="data set") as bar:
+        for name in bar:
+            bar.set_postfix_str(name)
+            if name in TABULAR_SETTINGS:
+                rows += tabular_table1_rows(name, data_dir=data_dir, seed=seed, progress=bar.set_postfix_str)
+            else:
+                from advex.experiments.image_eval import image_table1_rows
+
+                rows += image_table1_rows(name, n_images=n_images, retrain=retrain, data_dir=data_dir, seed=seed)
+    typer.echo(format_table(rows))
+    if json_path is not None:
+        atomic_write_json(json_path, rows)
+        typer.echo(f"wrote {len(rows)} rows to {json_path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("table1")(table1)

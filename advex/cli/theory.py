@@ -1,0 +1,38 @@
+"""``advex theory``: run every numerical check of the paper's theory (Theorem 3.1, App. D.2, Lemma 4.1, Theorem 5.1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from tqdm import tqdm
+
+from advex.models.io import atomic_write_json
+from advex.theory.checks import CHECKS, format_table, run_check
+
+
+def theory(
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the results as a JSON list to this file."),
+    seed: int = typer.Option(0, help="Seed of the random problems and Monte Carlo samples."),
+) -> None:
+    """Check Theorem 3.1 (eqs. 9-12), the regimes of App. D.2, Lemma 4.1 (eq. 15) and Theorem 5.1 (eq. 18) numerically.
+
+    Prints one row per check: the equation, the largest violation or relative error, the
+    tolerance and whether it passed. Exit status 1 if any check fails.
+    """
+    results = []
+    with tqdm(CHECKS, desc="theory", unit="check") as bar:
+        for check in bar:
+            bar.set_postfix_str(check.name)
+            results.append(run_check(check.name, seed))
+    typer.echo(format_table(results))
+    if json_path is not None:
+        atomic_write_json(json_path, [r.as_dict() for r in results])
+        typer.echo(f"wrote {len(results)} results to {json_path}")
+    if not all(r.passed for r in results):
+        raise typer.Exit(code=1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("theory")(theory)

@@ -1,0 +1,92 @@
+"""The home page's content: the paper's claims with the views that show them, and what this server has."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from advex.dashboard.layout import how_to_get
+from advex.data.paths import available_datasets
+from advex.data.registry import DATASETS
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the paper and the pages (path, link label) that show it."""
+
+    text: str
+    pages: tuple[tuple[str, str], ...]
+
+
+TABULAR = "pages/1_Tabular_explorer.py"
+SALIENCY = "pages/2_Saliency_maps.py"
+TRAIN = "pages/3_Train_a_model.py"
+TRADEOFFS = "pages/4_Trade-offs.py"
+THEORY = "pages/5_Theory.py"
+STABILITY = "pages/6_Stability.py"
+
+CLAIMS = (
+    Claim(
+        "**1. Adversarial training prunes weak features.** For 1-layer networks, l_inf(eps)-adversarial training "
+        "shrinks the weights of features weaker than eps towards zero faster than natural training "
+        "(Theorem 3.1), and the IG of a 1-layer model is proportional to weight times input (Lemma 4.1), "
+        "so its explanations become sparse.",
+        ((THEORY, "Theory"), (TABULAR, "Tabular explorer")),
+    ),
+    Claim(
+        "**2. It works for deep networks too.** On MNIST and Fashion-MNIST, adversarially trained CNNs give much "
+        "sparser IG and DeepSHAP saliency maps (higher Gini index, eq. I.67) with little loss of accuracy "
+        "(Figure 1, Figures J.6-J.10).",
+        ((SALIENCY, "Saliency maps"), (TRAIN, "Train a model")),
+    ),
+    Claim(
+        "**3. Better than l1 regularization.** For logistic regression, l1-regularized training sparsifies almost "
+        "as well; for DNNs, at comparable accuracy, adversarial training gives a much larger sparseness "
+        "improvement dG (eqs. 19-22) than l1 (Table 1, Figures 2 and 3).",
+        ((TRADEOFFS, "Trade-offs"), (TABULAR, "Tabular explorer")),
+    ),
+    Claim(
+        "**4. Stable explanations = adversarial training.** Training with a penalty on the worst-case change of IG "
+        "in an l_inf(eps) ball (eqs. 16-17) is exactly adversarial training for 1-layer networks (Theorem 5.1); "
+        "adversarially trained models' explanations also move less under attack.",
+        ((THEORY, "Theory"), (STABILITY, "Stability")),
+    ),
+)
+
+ZOO_EMPTY_HINT = (
+    "No pretrained models were found. Train one on the *Train a model* page, or run `advex train` "
+    "(models appear in the user folder and in every view at once)."
+)
+
+
+def device_text() -> str:
+    """The compute device the views use (GPU when available)."""
+    from advex.device import describe_device
+
+    return describe_device()
+
+
+def datasets_frame(data_dir=None) -> pd.DataFrame:
+    """Each registered data set, its kind, whether this server has it and what it is."""
+    status = available_datasets(data_dir)
+    rows = [
+        {"data set": name, "kind": spec.kind, "available": "yes" if status[name] else "no",
+         "description": spec.description}
+        for name, spec in DATASETS.items()
+    ]
+    rows.append({"data set": "synthetic", "kind": "tabular", "available": "yes (generated)",
+                 "description": "FEAT-TRANS features with known strengths: a few strong, many weak (Section 2)"})
+    return pd.DataFrame(rows)
+
+
+def missing_data_hints(data_dir=None) -> dict[str, str]:
+    """How to get each data set that is not available."""
+    return {name: how_to_get(name) for name, present in available_datasets(data_dir).items() if not present}
+
+
+def zoo_frame() -> pd.DataFrame:
+    """The zoo's and the user folder's models: data set, mode, eps, lambda, accuracies, mean Gini."""
+    from advex.dashboard.models import model_table
+
+    return model_table()

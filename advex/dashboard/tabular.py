@@ -1,0 +1,150 @@
+"""The Tabular explorer's computations: per-model cached training, tables and per-example IG.
+
+A slider move changes one model only (eps the adversarial one, lambda the l1 one), so each of
+the three models is cached on its own setting: natural on (data set, seed), l1 on lambda,
+adversarial on eps. The comparison (dG of eqs. 21-22, AcDrop of Table 1) is rebuilt from the
+three cached results.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from advex.data.paths import data_search_dirs
+from advex.data.tabular import TabularDataset
+from advex.errors import AdvexError
+from advex.experiments.tabular import (
+    MODEL_LABELS,
+    ModelResult,
+    TabularComparison,
+    evaluate_model,
+    fit_model,
+    load_tabular_or_synthetic,
+)
+from advex.dashboard.cache import SharedLRU
+from advex.metrics.sparseness import accuracy_drop, average_dG
+
+Progress = Callable[[float, str], None]
+
+EPS_RANGE = (0.0, 0.5)  # l_inf radius in standardised / one-hot feature units
+LAM_RANGE = (0.0, 0.1)
+# Figure J.5 shows only Spambase features with FI >= 5% of the largest; Mushroom (J.4) shows all.
+MIN_FI_FRACTION = {"spambase": 0.05}
+
+DATASETS: SharedLRU[TabularDataset] = SharedLRU(max_entries=6)
+RESULTS: SharedLRU[ModelResult] = SharedLRU(max_entries=96)
+
+
+def check_setting(eps: float, lam: float) -> None:
+    """Reject an impossible eps or lambda with a message that gives the allowed range."""
+    for name, value, (low, high) in (("eps", eps, EPS_RANGE), ("lambda", lam, LAM_RANGE)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+            raise AdvexError(f"{name} = {value!r} is not possible here; choose a value between {low} and {high}")
+
+
+def model_setting(key: str, eps: float, lam: float) -> tuple[float, float]:
+    """The (eps, lambda) that model ``key`` actually depends on: n none, l lambda, a eps."""
+    return {"n": (0.0, 0.0), "l": (0.0, float(lam)), "a": (float(eps), 0.0)}[key]
+
+
+def dataset(name: str, seed: int = 0, data_dir=None) -> TabularDataset:
+    """The data set, loaded once per server (DataMissingError says how to get real data)."""
+    roots = tuple(str(root) for root in data_search_dirs(data_dir))
+    return DATASETS.get_or_compute((name, seed, roots), lambda: load_tabular_or_synthetic(name, data_dir, seed))
+
+
+def model_result(data: TabularDataset, key: str, eps: float, lam: float, seed: int = 0) -> ModelResult:
+    """Model ``key`` trained and evaluated on ``data`` (cached per the setting it depends on)."""
+    key_eps, key_lam = model_setting(key, eps, lam)
+    return RESULTS.get_or_compute(
+        (data.name, id(data), key, key_eps, key_lam, seed),
+        lambda: evaluate_model(data, key, fit_model(data, key, key_eps, key_lam, seed)),
+    )
+
+
+def comparison(
+    data: TabularDataset, eps: float, lam: float, seed: int = 0, progress: Progress | None = None
+) -> TabularComparison:
+    """n, l(lambda) and a(eps) models with dG (eqs. 21-22) and AcDrop, retraining only what is not cached."""
+    check_setting(eps, lam)
+    results: dict[str, ModelResult] = {}
+    for index, key in enumerate(MODEL_LABELS):
+        if progress is not None:
+            progress(index / len(MODEL_LABELS), f"training the {MODEL_LABELS[key]} model")
+        results[key] = model_result(data, key, eps, lam, seed)
+    if progress is not None:
+        progress(1.0, "done")
+    natural = results["n"]
+    return TabularComparison(
+        dataset_name=data.name,
+        eps=float(eps),
+        lam=float(lam),
+        results=results,
+        dG={k: average_dG(results[k].mean_gini, natural.mean_gini) for k in ("a", "l")},
+        acc_drop={k: accuracy_drop(results[k].accuracy, natural.accuracy) for k in ("a", "l")},
+    )
+
+
+def is_cached(data: TabularDataset, eps: float, lam: float, seed: int = 0) -> bool:
+    """True when all three models of this setting are already trained (no progress bar needed)."""
+    return all(
+        (data.name, id(data), key, *model_setting(key, eps, lam), seed) in RESULTS for key in MODEL_LABELS
+    )
+
+
+def summary_frame(result: TabularComparison) -> pd.DataFrame:
+    """One row per model: accuracy, mean Gini G[IG] and, for l and a, dG (eqs. 21-22) and AcDrop (Table 1)."""
+    rows = []
+    for key, label in MODEL_LABELS.items():
+        model = result.results[key]
+        rows.append(
+            {
+                "model": label,
+                "setting": {"n": "-", "l": f"lambda = {result.lam:g}", "a": f"eps = {result.eps:g}"}[key],
+                "accuracy": model.accuracy,
+                "mean Gini": model.mean_gini,
+                "dG": result.dG.get(key, 0.0),
+                "AcDrop": result.acc_drop.get(key, 0.0),
+            }
+        )
+    return pd.DataFrame(rows).set_index("model")
+
+
+def example_ig_frame(result: TabularComparison, data: TabularDataset, row: int) -> pd.DataFrame:
+    """IG (eq. 15) of test row ``row`` per feature column (index) and model (columns)."""
+    if not 0 <= row < len(data.X_test):
+        raise AdvexError(f"test row {row} does not exist; choose a row between 0 and {len(data.X_test) - 1}")
+    frame = pd.DataFrame(
+        {MODEL_LABELS[key]: np.asarray(model.ig[row], dtype=np.float64) for key, model in result.results.items()},
+        index=pd.Index(data.feature_names, name="feature"),
+    )
+    return frame
+
+
+def example_summary(result: TabularComparison, data: TabularDataset, row: int) -> pd.DataFrame:
+    """Per model for test row ``row``: P(label 1), predicted label and the Gini of its IG vector."""
+    x = torch.as_tensor(np.asarray(data.X_test[row : row + 1]), dtype=torch.float32)
+    rows = []
+    for key, label in MODEL_LABELS.items():
+        model = result.results[key]
+        with torch.no_grad():
+            p1 = float(torch.sigmoid(model.model(x))[0])
+        rows.append(
+            {
+                "model": label,
+                f"P({data.label_names[1]})": p1,
+                "predicted": data.label_names[int(p1 > 0.5)],
+                "Gini of IG": float(model.gini[row]),
+            }
+        )
+    return pd.DataFrame(rows).set_index("model")
+
+
+def min_fi_fraction(name: str) -> float:
+    """The Feature-Impact display threshold of Figures J.4/J.5 for data set ``name``."""
+    return MIN_FI_FRACTION.get(name, 0.0)

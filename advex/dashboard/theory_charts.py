@@ -1,0 +1,170 @@
+"""Plotly figures of the Theory page: Theorem 3.1 updates, the eps sweep of eq. 12, SGD paths, Lemma 4.1."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from advex.theory.ig_identity import IGComparison
+from advex.theory.regimes import REGIME_COLORS, REGIME_LABELS, REGIMES
+from advex.theory.sgd_update import Z95
+from advex.theory.simulator import Theorem31View
+from advex.theory.trajectories import Trajectory
+
+RUN_COLORS = {"natural": "#4C72B0", "adversarial": "#C44E52"}
+FEATURE_COLORS = {"strong": "#2ca02c", "weak": "#ff7f0e"}
+
+
+def update_bars(view: Theorem31View) -> go.Figure:
+    """Per feature: expected update Delta_i (bars, by regime, 95% CI), the bound of eq. 12 and g'bar a_i."""
+    u = view.update
+    fig = go.Figure()
+    for regime in REGIMES:
+        idx = np.flatnonzero(view.regimes == regime)
+        if idx.size == 0:
+            continue
+        fig.add_bar(
+            x=[view.names[i] for i in idx], y=u.delta[idx], name=REGIME_LABELS[regime],
+            marker_color=REGIME_COLORS[regime],
+            error_y={"type": "data", "array": Z95 * u.delta_se[idx], "visible": bool(np.any(u.delta_se[idx] > 0))},
+            customdata=np.stack([u.strengths[idx], u.w[idx]], axis=-1),
+            hovertemplate="%{x}<br>Delta_i = %{y:.4g}<br>a_i = %{customdata[0]:.3g}<br>w_i = %{customdata[1]:.3g}<extra></extra>",
+        )
+    fig.add_scatter(
+        x=view.names, y=u.feature_bound, mode="markers", name="bound g'bar (a_i - sgn(w_i) eps)  (eq. 11 / 12)",
+        marker={"symbol": "diamond", "size": 9, "color": "black"},
+        hovertemplate="%{x}<br>bound = %{y:.4g}<extra></extra>",
+    )
+    fig.add_scatter(
+        x=view.names, y=u.g_prime_bar * u.strengths, mode="markers", name="g'bar a_i  (strength, scaled)",
+        marker={"symbol": "circle-open", "size": 9, "color": "#7f7f7f"},
+        hovertemplate="%{x}<br>g'bar a_i = %{y:.4g}<extra></extra>",
+    )
+    method = "exact" if u.method == "exact" else f"Monte Carlo, n = {u.n_samples}, 95% CI"
+    fig.update_layout(
+        title=f"Expected SGD update per feature (eq. 9, {method}); g'bar = {u.g_prime_bar:.3g}",
+        xaxis_title="feature", yaxis_title="expected update Delta_i", barmode="overlay",
+    )
+    fig.add_hline(y=0, line_color="#999", line_width=1)
+    return fig
+
+
+def group_sweep(view: Theorem31View, eps: float, group_label: str) -> go.Figure:
+    """Delta_S^w against the bound g'bar (a_S^w - eps) of eq. 12 as eps sweeps, with the current eps marked."""
+    fig = go.Figure()
+    if np.any(view.sweep_se > 0):
+        upper, lower = view.sweep_delta + Z95 * view.sweep_se, view.sweep_delta - Z95 * view.sweep_se
+        fig.add_scatter(x=np.concatenate([view.eps_grid, view.eps_grid[::-1]]), y=np.concatenate([upper, lower[::-1]]),
+                        fill="toself", fillcolor="rgba(196,78,82,0.2)", line={"width": 0}, name="95% CI",
+                        hoverinfo="skip")
+    fig.add_scatter(x=view.eps_grid, y=view.sweep_delta, mode="lines", name="Delta_S^w (eq. 6, 9)",
+                    line={"color": RUN_COLORS["adversarial"], "width": 3})
+    fig.add_scatter(x=view.eps_grid, y=view.sweep_bound, mode="lines", name="bound g'bar (a_S^w - eps)  (eq. 12)",
+                    line={"color": "black", "dash": "dash"})
+    fig.add_vline(x=eps, line_color="#555", line_dash="dot", annotation_text=f"eps = {eps:g}")
+    if np.isfinite(view.a_sw) and view.eps_grid[0] <= view.a_sw <= view.eps_grid[-1]:
+        fig.add_vline(x=view.a_sw, line_color="#2ca02c", line_dash="dot", annotation_text="eps = a_S^w",
+                      annotation_position="bottom right")
+    fig.add_hline(y=0, line_color="#999", line_width=1)
+    fig.update_layout(title=f"Group average over the {group_label} features (a_S^w = {view.a_sw:.3g})",
+                      xaxis_title="eps", yaxis_title="Delta_S^w")
+    return fig
+
+
+def _feature_kind(names: list[str]) -> list[str]:
+    return ["strong" if name.startswith("strong") else "weak" for name in names]
+
+
+def weight_paths(natural: Trajectory, adversarial: Trajectory, names: list[str]) -> go.Figure:
+    """Weights over the SGD steps, natural | adversarial side by side, animated with a play button."""
+    kinds = _feature_kind(names)
+    runs = (("natural (eps = 0)", natural), (f"adversarial (eps = {adversarial.eps:g})", adversarial))
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=[title for title, _ in runs])
+
+    def traces(upto: int) -> list[go.Scatter]:
+        out = []
+        for col, (_, run) in enumerate(runs, start=1):
+            for i, name in enumerate(names):
+                out.append(go.Scatter(
+                    x=run.steps[:upto], y=run.weights[:upto, i], mode="lines", name=name,
+                    line={"color": FEATURE_COLORS[kinds[i]], "width": 2 if kinds[i] == "strong" else 1},
+                    legendgroup=kinds[i], showlegend=False, xaxis=f"x{col if col > 1 else ''}",
+                    yaxis=f"y{col if col > 1 else ''}", hovertemplate=f"{name}<br>step %{{x}}<br>w = %{{y:.3g}}<extra></extra>",
+                ))
+        return out
+
+    n = len(natural.steps)
+    for trace in traces(n):
+        fig.add_trace(trace)
+    for kind, color in FEATURE_COLORS.items():  # one legend entry per kind
+        fig.add_scatter(x=[None], y=[None], mode="lines", line={"color": color}, name=f"{kind} features")
+    frames_at = np.unique(np.linspace(1, n, min(n, 30)).round().astype(int))
+    fig.frames = [go.Frame(data=traces(k), traces=list(range(2 * len(names))), name=str(k)) for k in frames_at]
+    all_w = np.concatenate([natural.weights.ravel(), adversarial.weights.ravel()])
+    pad = 0.05 * (all_w.max() - all_w.min() + 1e-9)
+    fig.update_yaxes(range=[all_w.min() - pad, all_w.max() + pad])
+    fig.update_xaxes(range=[0, natural.steps[-1]], title_text="SGD step")
+    fig.update_yaxes(title_text="weight w_i", col=1)
+    fig.update_layout(
+        title="Weight paths under SGD: natural vs adversarial",
+        updatemenus=[{
+            "type": "buttons", "showactive": False, "x": 0.0, "y": -0.25, "xanchor": "left",
+            "buttons": [
+                {"label": "Play", "method": "animate",
+                 "args": [None, {"frame": {"duration": 80, "redraw": False}, "fromcurrent": True, "transition": {"duration": 0}}]},
+                {"label": "Pause", "method": "animate",
+                 "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}]},
+            ],
+        }],
+        sliders=[{
+            "x": 0.12, "y": -0.2, "len": 0.88, "currentvalue": {"prefix": "step "},
+            "steps": [{"label": str(natural.steps[k - 1]), "method": "animate",
+                       "args": [[str(k)], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}]}
+                      for k in frames_at],
+        }],
+        margin={"b": 120},
+    )
+    return fig
+
+
+def gini_curves(natural: Trajectory, adversarial: Trajectory) -> go.Figure:
+    """Gini of |w| and mean Gini of IG (eq. I.67) over the steps, and natural/robust accuracy."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["Sparseness (Gini, eq. I.67)", "Accuracy on fresh draws"])
+    for label, run in (("natural", natural), ("adversarial", adversarial)):
+        color = RUN_COLORS[label]
+        fig.add_scatter(x=run.steps, y=run.weight_gini, mode="lines", name=f"{label}: Gini of |w|",
+                        line={"color": color}, row=1, col=1)
+        fig.add_scatter(x=run.steps, y=run.ig_gini, mode="lines", name=f"{label}: mean Gini of IG",
+                        line={"color": color, "dash": "dash"}, row=1, col=1)
+        fig.add_scatter(x=run.steps, y=run.accuracy, mode="lines", name=f"{label}: accuracy",
+                        line={"color": color}, row=1, col=2, showlegend=False)
+        fig.add_scatter(x=run.steps, y=run.robust_accuracy, mode="lines", name=f"{label}: robust accuracy (eps = {adversarial.eps:g})",
+                        line={"color": color, "dash": "dot"}, row=1, col=2)
+    fig.update_xaxes(title_text="SGD step")
+    fig.update_yaxes(range=[0, 1.02])
+    fig.update_layout(title="Sparseness and accuracy over the steps")
+    return fig
+
+
+def ig_comparison_bars(comparison: IGComparison) -> go.Figure:
+    """Closed-form (eq. 15) and numerical (eq. 13) IG per feature for one point."""
+    d = comparison.closed_form.shape[-1]
+    labels = [f"x{i + 1}" for i in range(d)]
+    fig = go.Figure()
+    fig.add_bar(x=labels, y=comparison.closed_form.ravel(), name="closed form (eq. 15)", marker_color="#4C72B0")
+    fig.add_bar(x=labels, y=comparison.numerical.ravel(), name="numerical, captum (eq. 13)", marker_color="#DD8452")
+    fig.update_layout(barmode="group", title="Integrated Gradients per feature", xaxis_title="feature", yaxis_title="IG_i")
+    return fig
+
+
+def ig_comparison_frame(comparison: IGComparison) -> pd.DataFrame:
+    """Per-feature table of both IG computations and their difference."""
+    closed, numerical = comparison.closed_form.ravel(), comparison.numerical.ravel()
+    return pd.DataFrame({
+        "feature": [f"x{i + 1}" for i in range(closed.size)],
+        "closed form (eq. 15)": closed,
+        "numerical (eq. 13)": numerical,
+        "difference": closed - numerical,
+    })

@@ -1,0 +1,416 @@
+"""Train the paper's image models: natural, l1-regularized and l_inf(eps)-PGD-adversarial (App. J.1).
+
+Protocols (``protocol=``):
+
+* ``"paper"`` -- App. J.1 and the paper's code. MNIST / Fashion-MNIST (MadryCNN): Adam, lr 1e-4,
+  batch 50, 25,000 steps natural (with or without l1), 100,000 steps adversarial, PGD with random
+  start, ``eps*100+10`` steps of 0.01. CIFAR-10 (WRN): momentum 0.9, weight decay 2e-4, batch 128,
+  70,000 steps, lr 0.1 / 0.01 / 0.001 switching at 40,000 / 60,000 steps, PGD ``eps_255+1`` steps
+  of 1/255, random crops (pad 4) and horizontal flips.
+* ``"fast"`` -- ours, for a lent GPU or a CPU: larger batches, Adam at lr 1e-3 (MNIST-like) with
+  the lr divided by 10 for the last 20% of the steps, fewer steps, and for adversarial training
+  a PGD of ``FAST_TRAIN_PGD_STEPS`` steps of ``2.5 * eps / steps`` (random start) with eps ramped
+  up linearly from 0 over the first 30% of the steps. CIFAR-10: the paper's optimizer and attack
+  with 20,000 steps and the same relative lr milestones.
+
+Evaluation always uses the paper's PGD schedule (:func:`advex.attacks.pgd.paper_pgd_schedule`).
+
+l1 penalty (``mode="l1"``): ``lam * sum_j |w_j|`` over *all* trainable parameters (weights and
+biases), as the paper's code does (``tf.contrib.layers.l1_regularizer`` applied to every
+trainable variable). That code adds it to the cross-entropy *summed* over a batch of 50 for
+MNIST-like data and to the *mean* cross-entropy for CIFAR-10; we use the mean cross-entropy plus
+``lam * L1_SCALE[dataset] * sum |w|`` (``L1_SCALE`` = 1/50 resp. 1), the same objective in
+expectation for any batch size.
+
+The training set lives on the device as one tensor (no DataLoader). On CUDA the forward passes
+run under bf16 autocast; evaluation runs in float32. A seed fixes initialization, batch order
+and attack noise (deterministic on CPU). With ``checkpoint=`` the run is saved atomically every
+``CHECKPOINT_EVERY_S`` seconds, when ``should_stop()`` turns true, on Ctrl-C and at the end, and a
+later call with the same path and settings resumes from it.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from advex.attacks.pgd import IMAGE_DATASETS, paper_pgd_schedule, pgd_attack
+from advex.device import default_device
+from advex.errors import AdvexError
+from advex.models.cnn import MadryCNN
+from advex.models.io import atomic_write_bytes
+from advex.models.wrn import WideResNet
+
+MODES = ("natural", "l1", "adv")
+PROTOCOLS = ("paper", "fast")
+FAST_TRAIN_PGD_STEPS = 10
+L1_SCALE = {"mnist": 1.0 / 50, "fashion-mnist": 1.0 / 50, "cifar10": 1.0}
+CHECKPOINT_EVERY_S = 120.0
+CHECKPOINT_FORMAT = "advex-image-checkpoint-1"
+
+ProgressCallback = Callable[[int, int, dict], None]
+
+
+@dataclass(frozen=True)
+class TrainingProtocol:
+    """Optimizer, batch size, step counts and the training attack of one protocol for one data set family."""
+
+    name: str
+    optimizer: str  # "adam" or "sgd" (momentum)
+    lr: float
+    batch_size: int
+    natural_steps: int
+    adversarial_steps: int
+    lr_milestones: tuple[float, ...] = ()  # fractions of the run after which lr is divided by 10
+    momentum: float = 0.0
+    weight_decay: float = 0.0  # l2 on conv / linear weights only, as in the paper's CIFAR-10 code
+    train_attack: str = "paper"  # "paper": paper_pgd_schedule; "fast": FAST_TRAIN_PGD_STEPS of 2.5*eps/steps
+    eps_rampup: float = 0.0  # fraction of the run over which eps grows linearly from 0
+    augment: bool = False  # random crop (pad 4) + horizontal flip
+
+
+_PROTOCOLS: dict[tuple[str, str], TrainingProtocol] = {
+    ("paper", "mnist"): TrainingProtocol("paper", "adam", 1e-4, 50, 25_000, 100_000),
+    ("fast", "mnist"): TrainingProtocol(
+        "fast", "adam", 1e-3, 128, 4_000, 6_000, lr_milestones=(0.8,), train_attack="fast", eps_rampup=0.3
+    ),
+    ("paper", "cifar10"): TrainingProtocol(
+        "paper", "sgd", 0.1, 128, 70_000, 70_000, lr_milestones=(4 / 7, 6 / 7), momentum=0.9,
+        weight_decay=2e-4, augment=True,
+    ),
+    ("fast", "cifar10"): TrainingProtocol(
+        "fast", "sgd", 0.1, 128, 20_000, 20_000, lr_milestones=(4 / 7, 6 / 7), momentum=0.9,
+        weight_decay=2e-4, augment=True,
+    ),
+}
+
+
+def get_protocol(dataset: str, protocol: str) -> TrainingProtocol:
+    """The :class:`TrainingProtocol` named ``protocol`` ("paper" or "fast") for ``dataset``."""
+    _check_dataset(dataset)
+    if protocol not in PROTOCOLS:
+        raise AdvexError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
+    return _PROTOCOLS[(protocol, "cifar10" if dataset == "cifar10" else "mnist")]
+
+
+def default_model(dataset: str, **kwargs) -> nn.Module:
+    """The paper's network for ``dataset``: MadryCNN (MNIST-like) or WRN-28-10 (CIFAR-10); ``kwargs`` override."""
+    _check_dataset(dataset)
+    if dataset == "cifar10":
+        return WideResNet(**kwargs)
+    return MadryCNN(**kwargs)
+
+
+def _check_dataset(dataset: str) -> None:
+    if dataset not in IMAGE_DATASETS:
+        raise AdvexError(f"unknown image data set {dataset!r}; use one of {', '.join(IMAGE_DATASETS)}")
+
+
+def _validate(mode: str, eps: float, lam: float, steps: int | None) -> None:
+    if mode not in MODES:
+        raise AdvexError(f"unknown training mode {mode!r}; use one of {', '.join(MODES)}")
+    if mode == "adv" and not (math.isfinite(eps) and eps > 0):
+        raise AdvexError(f"adversarial training needs eps > 0 (pixel units in [0, 1]), got {eps}")
+    if mode == "l1" and not (math.isfinite(lam) and lam > 0):
+        raise AdvexError(f"l1 training needs lam > 0, got {lam}")
+    if steps is not None and steps < 1:
+        raise AdvexError(f"steps must be >= 1, got {steps}")
+
+
+def l1_penalty(model: nn.Module) -> torch.Tensor:
+    """``sum_j |w_j|`` over all trainable parameters, weights and biases (the paper's l1 regularizer)."""
+    return sum(p.abs().sum() for p in model.parameters() if p.requires_grad)
+
+
+def _make_optimizer(model: nn.Module, proto: TrainingProtocol) -> torch.optim.Optimizer:
+    if proto.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=proto.lr)
+    decayed = [p for n, p in model.named_parameters() if p.ndim > 1]  # conv / linear kernels
+    others = [p for n, p in model.named_parameters() if p.ndim <= 1]  # biases, BatchNorm
+    return torch.optim.SGD(
+        [{"params": decayed, "weight_decay": proto.weight_decay}, {"params": others, "weight_decay": 0.0}],
+        lr=proto.lr,
+        momentum=proto.momentum,
+    )
+
+
+def learning_rate(proto: TrainingProtocol, step: int, total: int) -> float:
+    """Piecewise-constant lr: ``proto.lr`` divided by 10 at each milestone fraction of ``total`` steps."""
+    passed = sum(step >= round(m * total) for m in proto.lr_milestones)
+    return proto.lr * 0.1**passed
+
+
+def _train_attack(dataset: str, proto: TrainingProtocol, eps: float) -> tuple[int, float]:
+    if proto.train_attack == "fast":
+        return FAST_TRAIN_PGD_STEPS, 2.5 * eps / FAST_TRAIN_PGD_STEPS
+    return paper_pgd_schedule(dataset, eps)
+
+
+def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random crop with 4-pixel zero padding and random horizontal flip, per image, on the device."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (4, 4, 4, 4))
+    dy = torch.randint(0, 9, (n,), generator=generator, device=x.device)
+    dx = torch.randint(0, 9, (n,), generator=generator, device=x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    channels = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+    out = padded[batch, channels, rows, cols]
+    flip = torch.rand(n, generator=generator, device=x.device) < 0.5
+    return torch.where(flip[:, None, None, None], out.flip(3), out)
+
+
+class _BatchOrder:
+    """Batch indices on the device: epoch ``e`` walks a permutation seeded by ``(seed, e)``, so any step can resume."""
+
+    def __init__(self, seed: int, n: int, batch_size: int, device: torch.device) -> None:
+        self.seed, self.n, self.batch_size, self.device = seed, n, min(batch_size, n), device
+        self.per_epoch = n // self.batch_size
+        self.epoch, self.perm = -1, None
+
+    def __call__(self, step: int) -> torch.Tensor:
+        epoch, position = divmod(step, self.per_epoch)
+        if epoch != self.epoch:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self.epoch, self.perm = epoch, torch.randperm(self.n, generator=generator).to(self.device)
+        return self.perm[position * self.batch_size : (position + 1) * self.batch_size]
+
+
+def _as_tensor(X, device: torch.device, dtype=torch.float32) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X).to(device=device, dtype=dtype)
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def evaluate_clean(model: nn.Module, X, y, batch_size: int = 1000) -> float:
+    """Accuracy of ``model`` on ``(X, y)`` in eval mode (float32); the model's mode is restored."""
+    device = _model_device(model)
+    was_training = model.training
+    model.eval()
+    correct = 0
+    try:
+        with torch.no_grad():
+            for start in range(0, len(y), batch_size):
+                xb = _as_tensor(X[start : start + batch_size], device)
+                yb = _as_tensor(y[start : start + batch_size], device, torch.long)
+                correct += int((model(xb).argmax(1) == yb).sum())
+    finally:
+        model.train(was_training)
+    return correct / max(len(y), 1)
+
+
+def evaluate_robust(
+    model: nn.Module, X, y, eps: float, steps: int, step_size: float, batch_size: int = 1000, seed: int = 0,
+) -> float:
+    """Accuracy under l_inf(eps) PGD with random start (``steps`` of ``step_size``), eval mode, float32."""
+    device = _model_device(model)
+    was_training = model.training
+    model.eval()
+    generator = torch.Generator(device=device).manual_seed(seed)
+    correct = 0
+    try:
+        for start in range(0, len(y), batch_size):
+            xb = _as_tensor(X[start : start + batch_size], device)
+            yb = _as_tensor(y[start : start + batch_size], device, torch.long)
+            x_adv = pgd_attack(model, xb, yb, eps, steps, step_size, random_start=True, generator=generator)
+            with torch.no_grad():
+                correct += int((model(x_adv).argmax(1) == yb).sum())
+    finally:
+        model.train(was_training)
+    return correct / max(len(y), 1)
+
+
+def _run_config(dataset, mode, eps, lam, proto, seed, total, architecture) -> dict:
+    return {
+        "dataset": dataset, "mode": mode, "eps": float(eps), "lam": float(lam), "protocol": asdict(proto),
+        "seed": int(seed), "steps": int(total), "architecture": architecture,
+    }
+
+
+def _save_checkpoint(path: Path, config: dict, step: int, model, optimizer, log: list, train_time: float) -> None:
+    buffer = io.BytesIO()
+    torch.save(
+        {
+            "format": CHECKPOINT_FORMAT, "config": config, "step": step, "train_time_s": train_time, "log": log,
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "optimizer": optimizer.state_dict(),
+        },
+        buffer,
+    )
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _load_checkpoint(path: Path, config: dict) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same advice
+        raise AdvexError(f"checkpoint {path} cannot be read ({err}); delete it to start over") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise AdvexError(f"{path} is not an advex image-training checkpoint; delete it or choose another path")
+    if state["config"] != config:
+        raise AdvexError(
+            f"checkpoint {path} belongs to another run ({state['config']['dataset']}, {state['config']['mode']}, "
+            f"eps={state['config']['eps']}, lam={state['config']['lam']}, steps={state['config']['steps']}); "
+            "use the same settings to resume, or delete it / choose another checkpoint path"
+        )
+    return state
+
+
+def train_image_model(
+    dataset: str,
+    mode: str,
+    eps: float = 0.0,
+    lam: float = 0.0,
+    protocol: str = "fast",
+    seed: int = 0,
+    steps: int | None = None,
+    device: str | torch.device | None = None,
+    data_dir: str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    progress_callback: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    model_kwargs: dict | None = None,
+    data=None,
+    progress: bool = True,
+) -> tuple[nn.Module, dict]:
+    """Train the paper's network for ``dataset`` naturally, with l1 (``lam``) or adversarially (``eps``).
+
+    ``steps`` overrides the protocol's step count (lr milestones and eps ramp-up scale with it).
+    ``data`` may pass an already loaded :class:`advex.data.images.ImageDataset`; else it is loaded
+    from ``data_dir``. ``progress_callback(step, total, metrics)`` is called every ~1% of the run;
+    ``should_stop()`` is polled every step and ends the run early (checkpoint saved).
+    ``model_kwargs`` override the architecture (e.g. a narrow WRN for tests).
+    Returns ``(model, history)`` with the model in eval mode on ``device``; ``history`` holds the
+    run's settings, ``log`` (step, loss, accuracy, lr, eps), ``completed_steps``, ``stopped_early``,
+    ``train_time_s``, ``time_per_step_s`` and the device.
+    """
+    _check_dataset(dataset)
+    _validate(mode, eps, lam, steps)
+    proto = get_protocol(dataset, protocol)
+    total = steps or (proto.adversarial_steps if mode == "adv" else proto.natural_steps)
+    device = torch.device(device) if device is not None else default_device()
+    use_amp = device.type == "cuda"
+    if use_amp:
+        torch.backends.cudnn.benchmark = True
+
+    if data is None:
+        from advex.data.images import load_image_dataset
+
+        data = load_image_dataset(dataset, data_dir=data_dir, seed=seed)
+    X = _as_tensor(data.X_train, device)
+    Y = _as_tensor(data.y_train, device, torch.long)
+    if len(Y) == 0:
+        raise AdvexError(f"the {dataset} training set is empty; check the data files (`advex data fetch {dataset}`)")
+
+    torch.manual_seed(seed)
+    model = default_model(dataset, **(model_kwargs or {})).to(device)
+    optimizer = _make_optimizer(model, proto)
+    config = _run_config(dataset, mode, eps, lam, proto, seed, total, model.architecture())
+    ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    start_step, log, train_time = 0, [], 0.0
+    state = _load_checkpoint(ckpt_path, config) if ckpt_path is not None else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_step, log, train_time = int(state["step"]), list(state["log"]), float(state["train_time_s"])
+
+    attack_steps, attack_step_size = _train_attack(dataset, proto, eps) if mode == "adv" else (0, 0.0)
+    l1_weight = lam * L1_SCALE[dataset] if mode == "l1" else 0.0
+    generator = torch.Generator(device=device)
+    batch_order = _BatchOrder(seed, len(Y), proto.batch_size, device)
+    log_every = max(total // 100, 1)
+    step = start_step
+    stopped_early = False
+    last_save = run_start = time.perf_counter()
+    time_before = train_time
+
+    def save() -> None:
+        if ckpt_path is not None:
+            elapsed = time_before + time.perf_counter() - run_start
+            _save_checkpoint(ckpt_path, config, step, model, optimizer, log, elapsed)
+
+    model.train()
+    bar = tqdm(total=total, initial=start_step, desc=f"{dataset} {mode}", disable=not progress, leave=False)
+    try:
+        while step < total:
+            if should_stop is not None and should_stop():
+                stopped_early = True
+                break
+            lr = learning_rate(proto, step, total)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            generator.manual_seed(seed * 1_000_003 + step)
+            idx = batch_order(step)
+            xb, yb = X[idx], Y[idx]
+            if proto.augment:
+                xb = _augment(xb, generator)
+            eps_now = eps * min(1.0, (step + 1) / (proto.eps_rampup * total)) if proto.eps_rampup else eps
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                if mode == "adv":
+                    step_size = attack_step_size * eps_now / eps if proto.train_attack == "fast" else attack_step_size
+                    model.eval()  # BatchNorm (WRN) uses running statistics while attacking, and they stay unchanged
+                    xb = pgd_attack(model, xb, yb, eps_now, attack_steps, step_size, generator=generator)
+                    model.train()
+                logits = model(xb)
+            loss = F.cross_entropy(logits.float(), yb)
+            objective = loss + l1_weight * l1_penalty(model) if l1_weight else loss
+            optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            optimizer.step()
+            step += 1
+            bar.update(1)
+            if step % log_every == 0 or step == total:
+                metrics = {
+                    "step": step, "loss": float(loss), "accuracy": float((logits.argmax(1) == yb).float().mean()),
+                    "lr": lr, "eps": float(eps_now),
+                }
+                train_time = time_before + time.perf_counter() - run_start
+                metrics["elapsed_s"] = train_time
+                log.append(metrics)
+                bar.set_postfix(loss=f"{metrics['loss']:.3f}", acc=f"{metrics['accuracy']:.3f}")
+                if progress_callback is not None:
+                    progress_callback(step, total, metrics)
+            if ckpt_path is not None and time.perf_counter() - last_save > CHECKPOINT_EVERY_S:
+                save()
+                last_save = time.perf_counter()
+    except KeyboardInterrupt:
+        save()
+        raise
+    finally:
+        bar.close()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    train_time = time_before + time.perf_counter() - run_start
+    save()
+    model.eval()
+    done = step - start_step
+    history = {
+        **config,
+        "protocol_name": proto.name,
+        "log": log,
+        "completed_steps": step,
+        "stopped_early": stopped_early,
+        "train_time_s": train_time,
+        "time_per_step_s": (train_time - time_before) / done if done else float("nan"),
+        "train_attack": {"steps": attack_steps, "step_size": attack_step_size} if mode == "adv" else None,
+        "l1_weight_per_mean_loss": l1_weight,
+        "device": str(device),
+        "amp": "bf16" if use_amp else "none",
+    }
+    return model, history
+

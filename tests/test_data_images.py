@@ -1,0 +1,280 @@
+"""Image loaders (App. J.1): IDX reader, safe CIFAR-10 pickle reader, seeded train/validation split."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from advex.data.images import load_image_dataset, read_cifar_batches, read_idx
+from advex.errors import AdvexError, DataFormatError, DataMissingError
+
+REPO = Path(__file__).resolve().parents[1]
+IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(">i2"): 0x0B, np.dtype(">i4"): 0x0C,
+             np.dtype(">f4"): 0x0D, np.dtype(">f8"): 0x0E}
+
+
+def real_data_root() -> Path | None:
+    """ADVEX_DATA_DIR if set, else ../shared/data next to the repository; None when neither exists."""
+    for root in (os.environ.get("ADVEX_DATA_DIR"), REPO.parent / "shared" / "data"):
+        if root and Path(root).is_dir():
+            return Path(root)
+    return None
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode ``array`` in the IDX format by hand (independent of the reader under test)."""
+    code = IDX_CODES[array.dtype]
+    return bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool) -> Path:
+    data = idx_bytes(array)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if compress:
+        path = path.with_name(path.name + ".gz")
+        data = gzip.compress(data)
+    path.write_bytes(data)
+    return path
+
+
+# ---------------------------------------------------------------- IDX
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("dtype", [np.uint8, ">i2", ">f4"])
+def test_idx_round_trip(tmp_path, compress, dtype):
+    rng = np.random.default_rng(0)
+    array = (rng.normal(size=(5, 4, 3)) * 100).astype(dtype)
+    path = write_idx(tmp_path / "a-idx3-ubyte", array, compress)
+    read = read_idx(path)
+    np.testing.assert_array_equal(read, array)
+    assert read.dtype.isnative and read.dtype.kind == np.dtype(dtype).kind
+
+
+def test_idx_reread_after_file_changes(tmp_path):
+    path = write_idx(tmp_path / "labels", np.arange(5, dtype=np.uint8), compress=False)
+    assert read_idx(path).tolist() == [0, 1, 2, 3, 4]
+    write_idx(tmp_path / "labels", np.arange(7, dtype=np.uint8)[::-1].copy(), compress=False)
+    assert read_idx(path).tolist() == [6, 5, 4, 3, 2, 1, 0]
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_idx_truncated_is_rejected(tmp_path, compress):
+    data = idx_bytes(np.zeros((3, 2, 2), dtype=np.uint8))[:-1]
+    path = tmp_path / ("t.gz" if compress else "t")
+    path.write_bytes(gzip.compress(data) if compress else data)
+    with pytest.raises(DataFormatError, match="truncated") as info:
+        read_idx(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"\x00\x00\x07\x01\x00\x00\x00\x01x", "not an IDX file"), (b"", "not an IDX file"),
+     (gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x05abcde")[:-6], "gzip")],
+    ids=["bad-type-code", "empty", "truncated-gzip"],
+)
+def test_idx_corrupt_is_rejected(tmp_path, content, message):
+    path = tmp_path / "bad-idx"
+    path.write_bytes(content)
+    with pytest.raises(DataFormatError, match=message) as info:
+        read_idx(path)
+    assert str(path) in str(info.value)
+
+
+def _fake_mnist(root: Path, compress: bool, n_train: int = 60, n_test: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    train_images = rng.integers(0, 256, size=(n_train, 28, 28), dtype=np.uint8)
+    train_images[0] = 255
+    train_labels = (np.arange(n_train) % 10).astype(np.uint8)
+    folder = root / "mnist"
+    write_idx(folder / "train-images-idx3-ubyte", train_images, compress)
+    write_idx(folder / "train-labels-idx1-ubyte", train_labels, compress)
+    write_idx(folder / "t10k-images-idx3-ubyte", rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8), compress)
+    write_idx(folder / "t10k-labels-idx1-ubyte", (np.arange(n_test) % 10).astype(np.uint8), compress)
+    return train_images, train_labels
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_mnist_like_split_and_scaling(tmp_path, compress):
+    images, labels = _fake_mnist(tmp_path, compress)
+    data = load_image_dataset("mnist", tmp_path, seed=5)
+    assert data.X_train.shape == (50, 1, 28, 28) and data.X_val.shape == (10, 1, 28, 28)
+    assert data.X_test.shape == (12, 1, 28, 28)
+    assert data.X_train.dtype == np.float32 and data.y_train.dtype == np.int64
+    assert data.class_names == [str(d) for d in range(10)]
+    # train + validation are exactly the 60 original images, scaled by 1/255
+    together = np.concatenate([data.X_train, data.X_val])[:, 0]
+    original = images.astype(np.float64) / 255
+    key = lambda a: np.lexsort(a.reshape(len(a), -1).T)  # noqa: E731
+    np.testing.assert_allclose(together[key(together)], original[key(original)], atol=1e-7)
+    np.testing.assert_array_equal(np.sort(np.concatenate([data.y_train, data.y_val])), np.sort(labels))
+    assert data.X_train.max() <= 1.0 and data.X_train.min() >= 0.0
+    again, other = load_image_dataset("mnist", tmp_path, seed=5), load_image_dataset("mnist", tmp_path, seed=6)
+    np.testing.assert_array_equal(data.X_val, again.X_val)
+    assert not np.array_equal(data.X_val, other.X_val)
+    test_only = load_image_dataset("mnist", tmp_path, split="test")
+    assert test_only.X_train.shape == (0, 1, 28, 28) and test_only.X_val.shape[0] == 0
+    np.testing.assert_array_equal(test_only.X_test, data.X_test)
+    with pytest.raises(AdvexError, match="split"):
+        load_image_dataset("mnist", tmp_path, split="validation")
+
+
+def test_mismatched_images_and_labels(tmp_path):
+    _fake_mnist(tmp_path, compress=False)
+    write_idx(tmp_path / "mnist" / "t10k-labels-idx1-ubyte", np.zeros(11, dtype=np.uint8), compress=False)
+    with pytest.raises(DataFormatError, match="do not match"):
+        load_image_dataset("mnist", tmp_path, split="test")
+
+
+def test_missing_image_data_says_how_to_fetch(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVEX_DATA_DIR", str(tmp_path / "env"))
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(DataMissingError) as info:
+        load_image_dataset("fashion-mnist", tmp_path / "explicit")
+    message = str(info.value)
+    assert "advex data fetch fashion-mnist" in message and "t10k-images-idx3-ubyte" in message
+    assert str(tmp_path / "env" / "fashion-mnist") in message and "ADVEX_DATA_DIR" in message
+
+
+# ---------------------------------------------------------------- real MNIST / Fashion-MNIST
+
+
+def _real(name: str) -> Path:
+    root = real_data_root()
+    if root is None or not (root / name / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"real {name} not found: set ADVEX_DATA_DIR or provide ../shared/data/{name}")
+    return root
+
+
+def test_real_mnist_shapes_and_range():
+    root = _real("mnist")
+    data = load_image_dataset("mnist", root)
+    assert data.X_train.shape == (50000, 1, 28, 28)
+    assert data.X_val.shape == (10000, 1, 28, 28)
+    assert data.X_test.shape == (10000, 1, 28, 28)
+    for X in (data.X_train, data.X_val, data.X_test):
+        assert X.dtype == np.float32 and X.min() == 0.0 and X.max() == 1.0
+    raw = read_idx(root / "mnist" / "train-labels-idx1-ubyte.gz")
+    np.testing.assert_array_equal(np.bincount(data.y_train) + np.bincount(data.y_val), np.bincount(raw))
+    assert set(np.unique(data.y_test)) == set(range(10))
+    assert "LeCun" in data.credit
+
+
+def test_real_fashion_test_split():
+    root = _real("fashion-mnist")
+    data = load_image_dataset("fashion-mnist", root, split="test")
+    assert data.X_test.shape == (10000, 1, 28, 28) and data.y_test.shape == (10000,)
+    assert data.class_names[9] == "Ankle boot" and data.X_train.shape[0] == 0
+
+
+# ---------------------------------------------------------------- CIFAR-10 (files in the real pickle format)
+
+
+def _batch(images_per_batch: int, first_label: int) -> dict:
+    data = np.empty((images_per_batch, 3072), dtype=np.uint8)
+    data[:, :1024], data[:, 1024:2048], data[:, 2048:] = 10, 20, 30  # channel-major R, G, B planes
+    data[:, 0] = np.arange(images_per_batch)  # top-left red pixel numbers the image
+    labels = [(first_label + i) % 10 for i in range(images_per_batch)]
+    return {b"batch_label": b"batch", b"labels": labels, b"data": data,
+            b"filenames": [b"img%d.png" % i for i in range(images_per_batch)]}
+
+
+def write_fake_cifar(root: Path, per_batch: int = 3, n_test: int = 4) -> Path:
+    folder = root / "cifar10" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for i in range(1, 6):
+        (folder / f"data_batch_{i}").write_bytes(pickle.dumps(_batch(per_batch, i), protocol=2))
+    (folder / "test_batch").write_bytes(pickle.dumps(_batch(n_test, 0), protocol=2))
+    meta = {b"num_cases_per_batch": per_batch, b"num_vis": 3072,
+            b"label_names": [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse",
+                             b"ship", b"truck"]}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    return folder
+
+
+def test_read_cifar_batches(tmp_path):
+    folder = write_fake_cifar(tmp_path)
+    X_train, y_train, X_test, y_test = read_cifar_batches(folder)
+    assert X_train.shape == (15, 3, 32, 32) and X_train.dtype == np.uint8
+    assert X_test.shape == (4, 3, 32, 32) and y_test.tolist() == [0, 1, 2, 3]
+    assert y_train.tolist()[:3] == [1, 2, 3] and y_train.tolist()[-3:] == [5, 6, 7]
+    assert (X_train[:, 1] == 20).all() and (X_train[:, 2] == 30).all()
+    assert X_train[:3, 0, 0, 0].tolist() == [0, 1, 2] and (X_train[:, 0, 0, 1:] == 10).all()
+
+
+def test_load_cifar10(tmp_path):
+    write_fake_cifar(tmp_path)
+    data = load_image_dataset("cifar10", tmp_path, seed=0)
+    assert data.X_train.shape == (13, 3, 32, 32) and data.X_val.shape == (2, 3, 32, 32)
+    assert data.X_test.shape == (4, 3, 32, 32)
+    np.testing.assert_allclose(data.X_test[:, 1], 20 / 255, rtol=1e-6)
+    assert data.class_names[0] == "airplane" and data.class_names[-1] == "truck"
+
+
+class _Exploit:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_malicious_cifar_pickle_is_refused_not_executed(tmp_path):
+    folder = write_fake_cifar(tmp_path)
+    marker = tmp_path / "pwned"
+    (folder / "data_batch_2").write_bytes(pickle.dumps({b"data": _Exploit(marker), b"labels": []}, protocol=2))
+    with pytest.raises(DataFormatError, match="refusing") as info:
+        read_cifar_batches(folder)
+    assert "data_batch_2" in str(info.value) and not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(pickle.dumps(_batch(3, 0), protocol=2)[:-40], "corrupt or truncated"),
+     (pickle.dumps([1, 2, 3], protocol=2), "expected a pickled dict"),
+     (pickle.dumps({b"labels": [1]}, protocol=2), "b'data'"),
+     (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 12]}, protocol=2), "0..9")],
+    ids=["truncated", "not-a-dict", "no-data-key", "bad-label"],
+)
+def test_corrupt_cifar_batch_is_rejected(tmp_path, content, message):
+    folder = write_fake_cifar(tmp_path)
+    (folder / "test_batch").write_bytes(content)
+    with pytest.raises(DataFormatError, match=message) as info:
+        read_cifar_batches(folder)
+    assert "test_batch" in str(info.value)
+
+
+def python2_cifar_pickle(data: np.ndarray, labels: list[int]) -> bytes:
+    """A batch pickled the way the real files were (Python 2 cPickle, protocol 2, numpy.core paths, str = bytes).
+
+    Built opcode by opcode so that the test exercises the exact byte stream the real download contains.
+    """
+    def short_string(text: bytes) -> bytes:
+        return b"U" + bytes([len(text)]) + text
+
+    def int4(value: int) -> bytes:
+        return b"J" + struct.pack("<i", value)
+
+    dtype = (b"cnumpy\ndtype\n" + short_string(b"u1") + b"K\x00K\x01\x87R"
+             + b"(K\x03" + short_string(b"|") + b"NNN" + int4(-1) + int4(-1) + b"K\x00tb")
+    array = (b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85" + short_string(b"b") + b"\x87R"
+             + b"(K\x01" + int4(data.shape[0]) + int4(data.shape[1]) + b"\x86" + dtype + b"\x89"
+             + b"T" + struct.pack("<I", data.nbytes) + data.tobytes() + b"tb")
+    label_list = b"](" + b"".join(b"K" + bytes([label]) for label in labels) + b"e"
+    return (b"\x80\x02}(" + short_string(b"data") + array + short_string(b"labels") + label_list + b"u.")
+
+
+def test_reads_python2_protocol2_batches(tmp_path):
+    folder = write_fake_cifar(tmp_path)
+    data = np.arange(2 * 3072, dtype=np.int64).reshape(2, 3072).astype(np.uint8)
+    (folder / "data_batch_3").write_bytes(python2_cifar_pickle(data, [4, 9]))
+    X_train, y_train, _, _ = read_cifar_batches(folder)
+    np.testing.assert_array_equal(X_train[6:8], data.reshape(2, 3, 32, 32))
+    assert y_train[6:8].tolist() == [4, 9] and X_train.shape[0] == 14

@@ -1,0 +1,275 @@
+"""Tabular loaders (App. J.1): Mushroom one-hot, Spambase standardisation, 70/30 stratified split, FEAT-TRANS (Sec. 2)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from advex.data.tabular import (
+    MUSHROOM_ATTRIBUTES,
+    SPAMBASE_FEATURES,
+    feat_trans,
+    load_mushroom,
+    load_spambase,
+    load_tabular,
+)
+from advex.errors import AdvexError, DataFormatError, DataMissingError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def real_data_root() -> Path | None:
+    """ADVEX_DATA_DIR if set, else ../shared/data next to the repository; None when neither exists."""
+    for root in (os.environ.get("ADVEX_DATA_DIR"), REPO.parent / "shared" / "data"):
+        if root and Path(root).is_dir():
+            return Path(root)
+    return None
+
+
+@pytest.fixture(scope="module")
+def root() -> Path:
+    found = real_data_root()
+    if found is None:
+        pytest.skip("real data not found: set ADVEX_DATA_DIR or provide ../shared/data")
+    return found
+
+
+def _require(root: Path, relative: str) -> Path:
+    path = root / relative
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    return path
+
+
+@pytest.fixture(scope="module")
+def mushroom(root):
+    _require(root, "mushroom/agaricus-lepiota.data")
+    return load_mushroom(root)
+
+
+@pytest.fixture(scope="module")
+def spambase(root):
+    _require(root, "spambase/spambase.data")
+    return load_spambase(root)
+
+
+# ---------------------------------------------------------------- Mushroom (real file)
+
+
+def test_mushroom_rows_and_stratified_70_30_split(mushroom):
+    y = np.concatenate([mushroom.y_train, mushroom.y_test])
+    assert y.size == 8124
+    assert mushroom.X_test.shape[0] == int(np.ceil(0.3 * 8124))
+    assert set(np.unique(y)) == {0, 1}
+    # stratified: both parts have the file's class balance up to one example
+    overall = y.mean()
+    assert abs(mushroom.y_train.mean() - overall) < 1.0 / mushroom.y_train.size + 1e-12
+    assert abs(mushroom.y_test.mean() - overall) < 1.0 / mushroom.y_test.size + 1e-12
+    assert mushroom.X_train.dtype == np.float32 and mushroom.y_train.dtype == np.int64
+    assert mushroom.label_names == ("poisonous", "edible")
+
+
+def test_mushroom_one_hot_names_and_groups(mushroom, root):
+    X = np.concatenate([mushroom.X_train, mushroom.X_test])
+    assert set(np.unique(X)) == {0.0, 1.0}
+    np.testing.assert_array_equal(X.sum(axis=1), np.full(X.shape[0], 22.0))
+    names, groups = mushroom.feature_names, mushroom.feature_groups
+    assert "odor=n" in names and "stalk-root=?" in names
+    assert len(names) == len(set(names)) == mushroom.n_features
+    assert all(name.split("=")[0] == group for name, group in zip(names, groups))
+    index = mushroom.group_index()
+    assert list(index) == list(MUSHROOM_ATTRIBUTES)
+    assert sorted(col for cols in index.values() for col in cols) == list(range(mushroom.n_features))
+    for group, cols in index.items():  # exactly one active value per attribute
+        np.testing.assert_array_equal(X[:, cols].sum(axis=1), 1.0)
+    # one column per value present in the file (independent count with pandas)
+    frame = pd.read_csv(root / "mushroom/agaricus-lepiota.data", header=None, dtype=str, keep_default_na=False)
+    assert mushroom.n_features == int(frame.iloc[:, 1:].nunique().sum())
+
+
+def test_mushroom_encoding_round_trips_to_the_file_rows(mushroom, root):
+    """Decoding every one-hot row (with its label) gives back exactly the multiset of lines in the file."""
+    values = [name.split("=", 1)[1] for name in mushroom.feature_names]
+    decoded = []
+    for X, y in ((mushroom.X_train, mushroom.y_train), (mushroom.X_test, mushroom.y_test)):
+        for row, label in zip(X, y):
+            codes = [values[col] for col in np.flatnonzero(row)]
+            decoded.append(",".join(["e" if label == 1 else "p", *codes]))
+    lines = (root / "mushroom/agaricus-lepiota.data").read_text().split()
+    assert sorted(decoded) == sorted(lines)
+
+
+def test_split_is_seeded(root):
+    _require(root, "mushroom/agaricus-lepiota.data")
+    a, b, c = load_mushroom(root, seed=3), load_mushroom(root, seed=3), load_mushroom(root, seed=4)
+    np.testing.assert_array_equal(a.X_train, b.X_train)
+    np.testing.assert_array_equal(a.y_test, b.y_test)
+    assert not np.array_equal(a.X_train, c.X_train)
+
+
+# ---------------------------------------------------------------- Spambase (real file)
+
+
+def test_spambase_rows_names_and_standardisation(spambase, root):
+    assert spambase.X_train.shape[0] + spambase.X_test.shape[0] == 4601
+    assert spambase.n_features == 57
+    assert spambase.feature_names[0] == "word_freq_make"
+    assert "char_freq_!" in spambase.feature_names
+    assert spambase.feature_names[-1] == "capital_run_length_total"
+    assert spambase.feature_groups == spambase.feature_names
+    assert spambase.label_names == ("not spam", "spam")
+    np.testing.assert_allclose(spambase.X_train.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(spambase.X_train.std(axis=0), 1.0, atol=1e-4)
+    assert np.abs(spambase.X_test.mean(axis=0)).max() > 1e-3  # test set uses the training statistics
+    # X = (raw - offset) / scale recovers the file's rows, and offset/scale are the training mean/std
+    raw = pd.read_csv(root / "spambase/spambase.data", header=None).to_numpy()
+    raw_train = spambase.X_train.astype(np.float64) * spambase.scale + spambase.offset
+    raw_test = spambase.X_test.astype(np.float64) * spambase.scale + spambase.offset
+    np.testing.assert_allclose(spambase.offset, raw_train.mean(axis=0), rtol=1e-5, atol=1e-6)
+    rebuilt = np.concatenate([raw_train, raw_test])
+    order = np.lexsort(np.round(rebuilt, 3).T[::-1])
+    expected = raw[:, :-1][np.lexsort(np.round(raw[:, :-1], 3).T[::-1])]
+    np.testing.assert_allclose(rebuilt[order], expected, rtol=1e-5, atol=1e-3)
+    assert int(np.concatenate([spambase.y_train, spambase.y_test]).sum()) == int(raw[:, -1].sum()) == 1813
+
+
+def test_load_tabular_dispatch_and_bad_arguments(root):
+    _require(root, "spambase/spambase.data")
+    assert load_tabular("spambase", root).name == "spambase"
+    with pytest.raises(AdvexError, match="mushroom, spambase"):
+        load_tabular("iris", root)
+    with pytest.raises(AdvexError, match="test_size"):
+        load_tabular("spambase", root, test_size=1.5)
+
+
+# ---------------------------------------------------------------- FEAT-TRANS (Section 2, Lemma 1 of App. B.2)
+
+
+def test_feat_trans_hand_computed():
+    X = np.array([[0.0, 1.0], [2.0, 1.0], [4.0, 3.0], [10.0, 3.0]])
+    y = np.array([1, 1, 0, 0])
+    X_test = np.array([[4.0, 2.0]])
+    Xt, Xt_test = feat_trans(X, y, X_test)
+    # class means: y=1 -> (1, 1), y=0 -> (7, 3); offset (4, 2)
+    np.testing.assert_allclose(Xt, [[-4.0, -1.0], [-2.0, -1.0], [0.0, 1.0], [6.0, 1.0]])
+    np.testing.assert_allclose(Xt_test, [[0.0, 0.0]])
+    with pytest.raises(AdvexError, match="both classes"):
+        feat_trans(X, np.ones(4, dtype=int))
+
+
+@pytest.mark.parametrize("name", ["mushroom", "spambase"])
+def test_feat_trans_makes_class_means_symmetric(root, name):
+    """Eq. 3 / B.23: E[x|y] = a y, i.e. E[x|y=1] = -E[x|y=0], with a = half the class-mean difference."""
+    _require(root, f"{name}/{'agaricus-lepiota' if name == 'mushroom' else 'spambase'}.data")
+    plain = load_tabular(name, root, seed=1)
+    trans = load_tabular(name, root, seed=1, feat_trans=True)
+    pos, neg = trans.y_train == 1, trans.y_train == 0
+    m1 = trans.X_train[pos].astype(np.float64).mean(axis=0)
+    m0 = trans.X_train[neg].astype(np.float64).mean(axis=0)
+    np.testing.assert_allclose(m1, -m0, atol=1e-5)
+    a = (plain.X_train[pos].astype(np.float64).mean(0) - plain.X_train[neg].astype(np.float64).mean(0)) / 2
+    np.testing.assert_allclose(m1, a, atol=1e-5)
+    assert np.abs(plain.X_train[pos].mean(0) + plain.X_train[neg].mean(0)).max() > 0.1  # not symmetric before
+    # the test set moves by the same (training) offset
+    shift = plain.X_test.astype(np.float64) - trans.X_test.astype(np.float64)
+    np.testing.assert_allclose(shift, np.broadcast_to(shift[0], shift.shape), atol=1e-5)
+    np.testing.assert_allclose(shift[0], (plain.X_train[pos].mean(0) + plain.X_train[neg].mean(0)) / 2, atol=1e-5)
+    # offset/scale still map the file's values to the model inputs
+    np.testing.assert_allclose(
+        trans.X_train * trans.scale + trans.offset, plain.X_train * plain.scale + plain.offset, atol=1e-4
+    )
+
+
+# ---------------------------------------------------------------- malformed and missing files
+
+GOOD_MUSHROOM = [
+    "e,x,y,g,t,n,f,c,b,p,t,b,s,s,w,w,p,w,o,p,k,y,d",
+    "p,k,s,e,f,y,f,c,n,b,t,?,s,k,p,p,p,w,o,e,w,v,d",
+    "e,f,y,y,t,l,f,c,b,w,e,r,s,y,w,w,p,w,o,p,n,s,p",
+    "p,x,s,n,t,p,f,c,n,k,e,e,s,s,w,w,p,w,o,p,k,s,u",
+]
+GOOD_SPAM = ["0,1.5," + ",".join(["0"] * 55) + ",1", "0.2,0," + ",".join(["1"] * 55) + ",0"]
+
+
+def _write(tmp_path: Path, name: str, content: bytes | str) -> Path:
+    folder = tmp_path / name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ("agaricus-lepiota.data" if name == "mushroom" else "spambase.data")
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return path
+
+
+@pytest.mark.parametrize(
+    "lines, bad_line, message",
+    [
+        (GOOD_MUSHROOM[:2] + ["e,x,y,g,t"] + GOOD_MUSHROOM[2:], 3, "expected 23"),
+        (GOOD_MUSHROOM[:1] + ["x" + GOOD_MUSHROOM[1][1:]] + GOOD_MUSHROOM[2:], 2, "unknown class label 'x'"),
+        (GOOD_MUSHROOM[:3] + [GOOD_MUSHROOM[3].replace(",p,f,", ",Q,f,", 1)], 4, "illegal value 'Q' for odor"),
+    ],
+)
+def test_malformed_mushroom_names_file_and_line(tmp_path, lines, bad_line, message):
+    path = _write(tmp_path, "mushroom", "\n".join(lines) + "\n")
+    with pytest.raises(DataFormatError, match=message) as info:
+        load_mushroom(tmp_path)
+    assert str(path) in str(info.value) and f"line {bad_line}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "content, bad_line, message",
+    [
+        (b"", 1, "empty"),
+        (b"\n\n  \n", 1, "empty"),
+        (("\n".join(GOOD_MUSHROOM[:1]) + "\n").encode() + b"\x00\x01\x02junk\n", 2, "binary"),
+        (("\n".join(GOOD_MUSHROOM[:2]) + "\n").encode() + b"e,\xff\xfe\n", 3, "binary"),
+    ],
+)
+def test_empty_or_binary_mushroom_file(tmp_path, content, bad_line, message):
+    path = _write(tmp_path, "mushroom", content)
+    with pytest.raises(DataFormatError, match=message) as info:
+        load_mushroom(tmp_path)
+    assert str(path) in str(info.value) and f"line {bad_line}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "bad_row, message",
+    [
+        ("0,1," + ",".join(["0"] * 54) + ",1", "expected 58"),
+        ("0,abc," + ",".join(["0"] * 55) + ",1", "column 2: 'abc' is not a number"),
+        ("0,nan," + ",".join(["0"] * 55) + ",1", "not a finite number"),
+        ("0,1," + ",".join(["0"] * 55) + ",2", "unknown class label '2'"),
+    ],
+)
+def test_malformed_spambase_names_file_and_line(tmp_path, bad_row, message):
+    path = _write(tmp_path, "spambase", "\n".join(GOOD_SPAM + [bad_row] + GOOD_SPAM) + "\n")
+    with pytest.raises(DataFormatError, match=message) as info:
+        load_spambase(tmp_path)
+    assert str(path) in str(info.value) and "line 3" in str(info.value)
+
+
+def test_short_but_well_formed_file_loads(tmp_path):
+    _write(tmp_path, "mushroom", "\r\n".join(GOOD_MUSHROOM * 5) + "\r\n")
+    data = load_mushroom(tmp_path, test_size=0.5)
+    assert data.X_train.shape[0] + data.X_test.shape[0] == 20
+    assert "stalk-root=?" in data.feature_names
+
+
+def test_too_few_rows_to_stratify(tmp_path):
+    path = _write(tmp_path, "spambase", "\n".join(GOOD_SPAM) + "\n")
+    with pytest.raises(DataFormatError, match="cannot split") as info:
+        load_spambase(tmp_path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_data_says_how_to_fetch(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVEX_DATA_DIR", str(tmp_path / "env"))
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(DataMissingError) as info:
+        load_mushroom(tmp_path / "explicit")
+    message = str(info.value)
+    assert "advex data fetch mushroom" in message and "agaricus-lepiota.data" in message
+    for place in ("explicit", "env", "cache"):
+        assert str(tmp_path / place) in message
