@@ -22,7 +22,6 @@ clean accuracy on the shipped sample (so a fresh install can check the weights).
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -97,7 +96,7 @@ def _cards_in(folder: Path, source: str, dataset: str | None) -> list[dict]:
     if not folder.is_dir():
         return cards
     for card_path in sorted(folder.glob(f"{dataset or '*'}/*{CARD_SUFFIX}")):
-        stem = stem_path(card_path.parent / card_path.name[: -len(CARD_SUFFIX)], "")
+        stem = card_path.parent / card_path.name[: -len(CARD_SUFFIX)]
         try:
             card = read_card(stem)
         except ModelFileError:
@@ -176,7 +175,8 @@ def mean_gini_attributions(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X
     try:
         from advex.attribution.integrated_gradients import integrated_gradients
 
-        values = [gini(integrated_gradients(model, X[i : i + batch_size], y[i : i + batch_size], n_steps=IG_STEPS)
+        values = [gini(integrated_gradients(model, X[i : i + batch_size], y[i : i + batch_size], n_steps=IG_STEPS,
+                                            internal_batch_size=10 * batch_size)
                        .reshape(len(X[i : i + batch_size]), -1).detach().cpu().numpy())
                   for i in range(0, len(X), batch_size)]
         result["ig"] = float(np.nanmean(np.concatenate(values)))
@@ -378,11 +378,3 @@ def describe_zoo_size(out_dir: Path | None = None) -> int:
     out_dir = Path(out_dir) if out_dir is not None else zoo_dir()
     return sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file())
 
-
-def read_index(out_dir: Path | None = None) -> dict:
-    """Parsed ``index.json`` of the zoo."""
-    path = (Path(out_dir) if out_dir is not None else zoo_dir()) / "index.json"
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ModelFileError(f"{path} is missing; rebuild the zoo with `advex zoo build`") from None

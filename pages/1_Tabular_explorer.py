@@ -24,7 +24,8 @@ url_state.check_choice("dataset", TABULAR_DATASETS)
 url_state.check_float("eps", *tabular.EPS_RANGE)
 url_state.check_float("lam", *tabular.LAM_RANGE)
 controls = st.columns([2, 3, 3])
-name = controls[0].selectbox("Data set", TABULAR_DATASETS, format_func=NAMES.get, key="dataset", bind=url_state.BIND)
+name = controls[0].selectbox("Data set", TABULAR_DATASETS, key="dataset", bind=url_state.BIND,
+                             help="Mushroom and Spambase: UCI (Appendix J.1); synthetic: FEAT-TRANS data, Section 2")
 eps = controls[1].slider("eps (l_inf radius of the adversary)", *tabular.EPS_RANGE, value=0.1, step=0.01,
                          key="eps", bind=url_state.BIND)
 lam = controls[2].slider("lambda (l1 strength)", *tabular.LAM_RANGE, value=0.02, step=0.005, format="%.3f",
@@ -37,9 +38,7 @@ with safe_section("Loading the data set"):
     except DataMissingError as missing:
         st.error(f"{missing}", icon=":material/folder_off:")
         st.info(f"To get it: {how_to_get(name)}. Meanwhile the synthetic set works without any download.")
-        if st.button("Use the synthetic set"):
-            st.session_state["dataset"] = "synthetic"
-            st.rerun()
+        st.button("Use the synthetic set", on_click=st.session_state.update, kwargs={"dataset": "synthetic"})
 
 result = None
 if data is not None:

@@ -26,8 +26,8 @@ def isolated(tmp_path, monkeypatch):
 
 
 def test_help_texts():
-    for args in (["data", "--help"], ["data", "list", "--help"], ["data", "fetch", "--help"], ["data", "verify", "--help"]):
-        result = runner.invoke(app, args)
+    for command in ([], ["list"], ["fetch"], ["verify"]):
+        result = runner.invoke(app, ["data", *command, "--help"])
         assert result.exit_code == 0, result.output
         assert "Usage" in result.output
 

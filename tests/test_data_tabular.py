@@ -1,4 +1,4 @@
-"""Tabular loaders (App. J.1): Mushroom one-hot, Spambase standardisation, 70/30 stratified split, FEAT-TRANS (Sec. 2)."""
+"""Tabular loaders (App. J.1): Mushroom one-hot, Spambase scaling, 70/30 stratified split, FEAT-TRANS (Sec. 2)."""
 
 from __future__ import annotations
 
@@ -117,6 +117,7 @@ def test_split_is_seeded(root):
 def test_spambase_rows_names_and_standardisation(spambase, root):
     assert spambase.X_train.shape[0] + spambase.X_test.shape[0] == 4601
     assert spambase.n_features == 57
+    assert spambase.feature_names == SPAMBASE_FEATURES and len(set(SPAMBASE_FEATURES)) == 57
     assert spambase.feature_names[0] == "word_freq_make"
     assert "char_freq_!" in spambase.feature_names
     assert spambase.feature_names[-1] == "capital_run_length_total"

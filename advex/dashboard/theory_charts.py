@@ -77,31 +77,40 @@ def _feature_kind(names: list[str]) -> list[str]:
     return ["strong" if name.startswith("strong") else "weak" for name in names]
 
 
+def _paths(run: Trajectory, columns: np.ndarray, upto: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The weight paths of ``columns`` as one line with gaps (one trace per kind keeps frames light).
+
+    Records after ``upto`` are NaN, so animation frames only replace y. Returns x, y and the
+    1-based feature number of every point (for the hover).
+    """
+    k, n = len(columns), len(run.steps)
+    x, y = np.full((k, n + 1), np.nan), np.full((k, n + 1), np.nan)
+    x[:, :n] = run.steps
+    y[:, :upto] = run.weights[:upto, columns].T
+    return x.ravel(), y.ravel(), np.repeat(columns + 1.0, n + 1)
+
+
 def weight_paths(natural: Trajectory, adversarial: Trajectory, names: list[str]) -> go.Figure:
     """Weights over the SGD steps, natural | adversarial side by side, animated with a play button."""
-    kinds = _feature_kind(names)
+    kinds = np.array(_feature_kind(names))
     runs = (("natural (eps = 0)", natural), (f"adversarial (eps = {adversarial.eps:g})", adversarial))
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=[title for title, _ in runs])
-
-    def traces(upto: int) -> list[go.Scatter]:
-        out = []
-        for col, (_, run) in enumerate(runs, start=1):
-            for i, name in enumerate(names):
-                out.append(go.Scatter(
-                    x=run.steps[:upto], y=run.weights[:upto, i], mode="lines", name=name,
-                    line={"color": FEATURE_COLORS[kinds[i]], "width": 2 if kinds[i] == "strong" else 1},
-                    legendgroup=kinds[i], showlegend=False, xaxis=f"x{col if col > 1 else ''}",
-                    yaxis=f"y{col if col > 1 else ''}", hovertemplate=f"{name}<br>step %{{x}}<br>w = %{{y:.3g}}<extra></extra>",
-                ))
-        return out
-
+    groups = [(kind, np.flatnonzero(kinds == kind)) for kind in FEATURE_COLORS if np.any(kinds == kind)]
     n = len(natural.steps)
-    for trace in traces(n):
-        fig.add_trace(trace)
-    for kind, color in FEATURE_COLORS.items():  # one legend entry per kind
-        fig.add_scatter(x=[None], y=[None], mode="lines", line={"color": color}, name=f"{kind} features")
+    for col, (_, run) in enumerate(runs, start=1):
+        for kind, columns in groups:
+            x, y, number = _paths(run, columns, n)
+            fig.add_scatter(
+                x=x, y=y, customdata=number, mode="lines", name=f"{kind} features", legendgroup=kind,
+                showlegend=col == 1, line={"color": FEATURE_COLORS[kind], "width": 2 if kind == "strong" else 1},
+                hovertemplate=f"{kind} feature #%{{customdata}}<br>step %{{x}}<br>w = %{{y:.3g}}<extra></extra>",
+                row=1, col=col,
+            )
     frames_at = np.unique(np.linspace(1, n, min(n, 30)).round().astype(int))
-    fig.frames = [go.Frame(data=traces(k), traces=list(range(2 * len(names))), name=str(k)) for k in frames_at]
+    fig.frames = [
+        {"name": str(k), "data": [{"y": _paths(run, columns, k)[1]} for _, run in runs for _, columns in groups]}
+        for k in frames_at
+    ]
     all_w = np.concatenate([natural.weights.ravel(), adversarial.weights.ravel()])
     pad = 0.05 * (all_w.max() - all_w.min() + 1e-9)
     fig.update_yaxes(range=[all_w.min() - pad, all_w.max() + pad])
@@ -110,21 +119,21 @@ def weight_paths(natural: Trajectory, adversarial: Trajectory, names: list[str])
     fig.update_layout(
         title="Weight paths under SGD: natural vs adversarial",
         updatemenus=[{
-            "type": "buttons", "showactive": False, "x": 0.0, "y": -0.25, "xanchor": "left",
+            "type": "buttons", "showactive": False, "x": 0.0, "y": -0.3, "xanchor": "left", "yanchor": "top",
             "buttons": [
                 {"label": "Play", "method": "animate",
-                 "args": [None, {"frame": {"duration": 80, "redraw": False}, "fromcurrent": True, "transition": {"duration": 0}}]},
+                 "args": [None, {"frame": {"duration": 80, "redraw": False}, "fromcurrent": False, "transition": {"duration": 0}}]},
                 {"label": "Pause", "method": "animate",
                  "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}]},
             ],
         }],
         sliders=[{
-            "x": 0.12, "y": -0.2, "len": 0.88, "currentvalue": {"prefix": "step "},
+            "x": 0.15, "y": -0.22, "len": 0.85, "currentvalue": {"prefix": "step "}, "active": len(frames_at) - 1,
             "steps": [{"label": str(natural.steps[k - 1]), "method": "animate",
                        "args": [[str(k)], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}]}
                       for k in frames_at],
         }],
-        margin={"b": 120},
+        margin={"b": 140},
     )
     return fig
 

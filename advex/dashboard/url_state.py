@@ -1,7 +1,8 @@
 """A view's state in the URL (``st.query_params``), so a teacher can bookmark and share it.
 
 Widgets are bound to the URL with Streamlit's ``bind="query-params"`` (their ``key`` is the
-parameter name). Streamlit silently drops a bound parameter whose value the widget cannot
+parameter name); a bound select widget writes its option's *label* into the URL, so bound
+selects show the plain option names. Streamlit silently drops a bound parameter whose value the widget cannot
 take (``?eps=7`` on a 0-0.5 slider); :func:`note_invalid_param` reads the raw value first and
 tells the user what was ignored and what is allowed.
 """

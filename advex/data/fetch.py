@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from advex.data.images import _cifar_batch, cifar_class_names, decompress_if_gzip, parse_idx
+from advex.data.images import read_cifar_batch, cifar_class_names, decompress_if_gzip, parse_idx
 from advex.data.paths import DATA_ENV, cache_dir, locate
 from advex.data.registry import CIFAR_BATCH_FOLDER, DatasetSpec, get_spec
 from advex.data.tabular import parse_mushroom, parse_spambase
@@ -78,7 +78,7 @@ def _check_tabular(spec: DatasetSpec, logical: str, path: Path) -> str:
 def _check_cifar(spec: DatasetSpec, logical: str, path: Path) -> str:
     if logical == "meta":
         return f"{len(cifar_class_names(path.parent))} class names"
-    images, _ = _cifar_batch(path)
+    images, _ = read_cifar_batch(path)
     if images.shape != spec.shapes[logical]:
         raise DataFormatError(f"{path}: {images.shape[0]} images, expected {spec.shapes[logical][0]}")
     return f"{images.shape[0]} images 3x32x32"

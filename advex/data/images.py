@@ -1,4 +1,4 @@
-"""The three image data sets of the paper (Appendix J.1): MNIST, Fashion-MNIST (IDX files) and CIFAR-10 (pickle batches).
+"""The image data sets of the paper (Appendix J.1): MNIST, Fashion-MNIST (IDX files), CIFAR-10 (pickle batches).
 
 Pixels are float32 in [0, 1] with shape (N, C, H, W); labels are int64. The 60,000 MNIST /
 Fashion-MNIST training images are split (seeded) into 50,000 train and 10,000 validation images,
@@ -149,7 +149,7 @@ def _load_pickle(path: Path) -> dict:
     return {key.decode("latin1") if isinstance(key, bytes) else key: value for key, value in obj.items()}
 
 
-def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """One batch file: images uint8 (n, 3, 32, 32) and labels int64 (n,)."""
     batch = _load_pickle(path)
     if "data" not in batch or "labels" not in batch:
@@ -173,11 +173,14 @@ def read_cifar_batches(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarra
     Uses a restricted unpickler: pickles referencing anything but containers and numpy arrays are refused.
     """
     folder = Path(folder)
-    train = [_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)]
-    X_test, y_test = _cifar_batch(folder / "test_batch")
-    X_train = np.concatenate([x for x, _ in train])
-    y_train = np.concatenate([y for _, y in train])
+    X_train, y_train = _read_cifar_train(folder)
+    X_test, y_test = read_cifar_batch(folder / "test_batch")
     return X_train, y_train, X_test, y_test
+
+
+def _read_cifar_train(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    batches = [read_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)]
+    return np.concatenate([x for x, _ in batches]), np.concatenate([y for _, y in batches])
 
 
 def cifar_class_names(folder: str | os.PathLike) -> list[str]:
@@ -223,12 +226,10 @@ def load_image_dataset(
         raise AdvexError(f"split must be one of {', '.join(SPLITS)} or None, got {split!r}")
     files = locate(name, data_dir)
     if name == "cifar10":
-        class_names = cifar_class_names(files["meta"].parent)
-        test_part = _cifar_batch(files["test_batch"]) if split in (None, "test") else None
-        train_part = None
-        if split != "test":
-            batches = [_cifar_batch(files[f"data_batch_{i}"]) for i in range(1, 6)]
-            train_part = (np.concatenate([x for x, _ in batches]), np.concatenate([y for _, y in batches]))
+        folder = files["meta"].parent
+        class_names = cifar_class_names(folder)
+        test_part = read_cifar_batch(files["test_batch"]) if split in (None, "test") else None
+        train_part = _read_cifar_train(folder) if split != "test" else None
     else:
         class_names = list(spec.class_names)
         test_part = _idx_pair(files, "test", name) if split in (None, "test") else None

@@ -93,7 +93,8 @@ class TabularDataset:
     """A tabular data set split into train and test; labels are int {0,1} (the paper's y is ``2*label-1``).
 
     Model inputs relate to the file's values (Mushroom: the one-hot encoding) column-wise by
-    ``X = (raw - offset) / scale``; the loaders always set both (FEAT-TRANS shift included).
+    ``X = (raw - offset) / scale``; the file loaders set both (FEAT-TRANS shift included), data
+    built in memory may leave them None.
     """
 
     name: str
@@ -188,7 +189,8 @@ def parse_mushroom(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     for number, line in _read_lines(path):
         fields = [field.strip() for field in line.split(",")]
         if len(fields) != len(attributes) + 1:
-            raise _format_error(path, number, f"expected {len(attributes) + 1} comma-separated values, found {len(fields)}")
+            expected = len(attributes) + 1
+            raise _format_error(path, number, f"expected {expected} comma-separated values, found {len(fields)}")
         if fields[0] not in MUSHROOM_LABELS:
             raise _format_error(path, number, f"unknown class label {fields[0]!r} (expected 'e' or 'p')")
         for attribute, value in zip(attributes, fields[1:]):

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from advex.attacks.pgd import paper_pgd_schedule
+from advex.attacks.pgd import IMAGE_DATASETS, paper_pgd_schedule
 from advex.attribution.deep_shap import deep_shap, default_background
 from advex.attribution.integrated_gradients import class_probability, completeness_gap, integrated_gradients
 from advex.errors import AdvexError, DataMissingError, ModelFileError
@@ -191,7 +191,7 @@ def resolve_model(model_id: str) -> tuple[nn.Module, dict, str]:
         model, card = load_model(stem)
         return model, card, str(stem)
     dataset, _, name = model_id.partition("/")
-    if not name:
+    if dataset not in IMAGE_DATASETS or not name or "/" in name:
         raise ModelFileError(
             f"no model {model_id!r}: give a zoo id like mnist/adv_0.3 (see `advex zoo list`) "
             "or the path of a saved model (its .safetensors/.json stem)"

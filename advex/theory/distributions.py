@@ -84,20 +84,34 @@ def _group_correlated_normals(
     return z
 
 
-def _noise_from_normals(z: np.ndarray, family: str, a: np.ndarray, scale: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """x = a y + noise, the noise's marginal set by ``family`` (Gaussian copula on ``z``)."""
+def _latent(
+    n: int,
+    groups: list[np.ndarray],
+    d: int,
+    family: str,
+    within: float,
+    across: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Standard normals (gaussian family) or uniforms (other families) with the copula's dependence."""
+    if within == 0 and across == 0:
+        return rng.standard_normal((n, d)) if family == "gaussian" else rng.random((n, d))
+    z = _group_correlated_normals(n, groups, d, within, across, rng)
+    return z if family == "gaussian" else ndtr(z)
+
+
+def _features(latent: np.ndarray, family: str, a: np.ndarray, scale: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x = a y + noise, the noise's marginal set by ``family`` (quantile transform of the latent uniforms)."""
     if family == "gaussian":
-        return a * y[:, None] + scale * z
+        return a * y[:, None] + scale * latent
     if family == "uniform":
-        return a * y[:, None] + scale * np.sqrt(3.0) * (2.0 * ndtr(z) - 1.0)
+        return a * y[:, None] + scale * np.sqrt(3.0) * (2.0 * latent - 1.0)
     if family == "laplace":
-        u = ndtr(z) - 0.5
-        lap = -np.sign(u) * np.log1p(-2.0 * np.abs(u)) / np.sqrt(2.0)
-        return a * y[:, None] + scale * lap
+        u = latent - 0.5
+        return a * y[:, None] - scale * np.sign(u) * np.log1p(-2.0 * np.abs(u)) / np.sqrt(2.0)
     if family == "bernoulli":
         p_plus = 0.5 * (1.0 + a / scale)  # P(s_i = +1) so that E[s_i] = a_i / noise_i
-        s = np.where(ndtr(z) < p_plus, 1.0, -1.0)
-        return y[:, None] * scale * s
+        return y[:, None] * scale * np.where(latent < p_plus, 1.0, -1.0)
     raise ValueError(f"unknown family {family!r}; choose one of {FAMILIES}")
 
 
@@ -157,8 +171,8 @@ class FeatTransDistribution:
     def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Draw n points: X float64 of shape (n, d) and y in {-1, +1} of shape (n,)."""
         y = self.sample_labels(n, rng)
-        z = _group_correlated_normals(n, self.groups, self.d, self.within_group_correlation, 0.0, rng)
-        return _noise_from_normals(z, self.family, self.strengths, self.scale, y), y
+        latent = _latent(n, self.groups, self.d, self.family, self.within_group_correlation, 0.0, rng)
+        return _features(latent, self.family, self.strengths, self.scale, y), y
 
     def conditional_covariance(self) -> np.ndarray:
         """Cov(x | y), the same for both labels; exact for the gaussian family (d, d)."""
@@ -211,6 +225,6 @@ class ViolatingDistribution:
         """Draw n points: X float64 of shape (n, d) and y in {-1, +1} of shape (n,)."""
         b = self.base
         y = b.sample_labels(n, rng)
-        z = _group_correlated_normals(n, b.groups, b.d, b.within_group_correlation, self.cross_group_correlation, rng)
-        x = _noise_from_normals(z, b.family, b.strengths, b.scale, y)
+        latent = _latent(n, b.groups, b.d, b.family, b.within_group_correlation, self.cross_group_correlation, rng)
+        x = _features(latent, b.family, b.strengths, b.scale, y)
         return x + np.broadcast_to(np.asarray(self.offsets, dtype=np.float64), (b.d,)), y

@@ -21,13 +21,14 @@ from advex.theory.sgd_update import (
     exact_update,
     monte_carlo_group_sweep,
     monte_carlo_update,
+    weighted_average,
 )
 from advex.theory.stable_ig import MAX_VERTEX_DIM, StableIGCheck, check_stable_ig
 from advex.theory.trajectories import Trajectory, natural_vs_adversarial, train_sgd
 
 WEIGHT_CHOICES: tuple[str, ...] = ("zero", "small", "natural")
 GROUP_CHOICES: tuple[str, ...] = ("weak", "strong", "all")
-MC_SAMPLES_VIEW = 40_000
+MC_SAMPLES_VIEW = 20_000
 SWEEP_POINTS = 41
 
 
@@ -94,6 +95,16 @@ class Theorem31View:
     sweep_bound: np.ndarray  # g'bar (a_S^w - eps), eq. 12
     a_sw: float  # a_S^w
 
+    @property
+    def group_delta_now(self) -> float:
+        """Delta_S^w at the current eps (eq. 6 applied to the per-feature updates)."""
+        return float(weighted_average(self.update.delta, self.update.w, self.group))
+
+    @property
+    def group_bound_now(self) -> float:
+        """The bound g'bar (a_S^w - eps) of eq. 12 at the current eps."""
+        return float(self.update.g_prime_bar * (self.a_sw - self.update.eps))
+
 
 def theorem31_view(
     eps: float,
@@ -122,17 +133,14 @@ def theorem31_view(
         update = monte_carlo_update(dist, w, eps, loss, MC_SAMPLES_VIEW, rng)
     S = group_indices(n_strong, n_weak, group)
     eps_grid = np.linspace(0.0, eps_max, SWEEP_POINTS)
-    if not np.any(w[S]):
-        nan = np.full(SWEEP_POINTS, np.nan)
-        sweep = (nan, nan, nan)
-        a_sw = float("nan")
+    a_sw = float(weighted_average(dist.strengths, w, S))  # NaN when w_S = 0
+    if np.isnan(a_sw):
+        sweep = (np.full(SWEEP_POINTS, np.nan),) * 3
     elif family == "gaussian":
         delta, bound = exact_group_sweep(dist, w, eps_grid, loss, S)
         sweep = (delta, np.zeros(SWEEP_POINTS), bound)
-        a_sw = float(np.sum(w[S] * dist.strengths[S]) / np.abs(w[S]).sum())
     else:
         sweep = monte_carlo_group_sweep(dist, w, eps_grid, loss, S, MC_SAMPLES_VIEW // 2, rng)
-        a_sw = float(np.sum(w[S] * dist.strengths[S]) / np.abs(w[S]).sum())
     regimes = feature_regimes(dist.strengths, w, eps)
     return Theorem31View(
         names=feature_names(n_strong, n_weak),

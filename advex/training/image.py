@@ -82,7 +82,7 @@ class TrainingProtocol:
 _PROTOCOLS: dict[tuple[str, str], TrainingProtocol] = {
     ("paper", "mnist"): TrainingProtocol("paper", "adam", 1e-4, 50, 25_000, 100_000),
     ("fast", "mnist"): TrainingProtocol(
-        "fast", "adam", 1e-3, 128, 4_000, 6_000, lr_milestones=(0.8,), train_attack="fast", eps_rampup=0.3
+        "fast", "adam", 1e-3, 256, 3_000, 6_000, lr_milestones=(0.8,), train_attack="fast", eps_rampup=0.3
     ),
     ("paper", "cifar10"): TrainingProtocol(
         "paper", "sgd", 0.1, 128, 70_000, 70_000, lr_milestones=(4 / 7, 6 / 7), momentum=0.9,
@@ -134,7 +134,8 @@ def l1_penalty(model: nn.Module) -> torch.Tensor:
 
 def _make_optimizer(model: nn.Module, proto: TrainingProtocol) -> torch.optim.Optimizer:
     if proto.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=proto.lr)
+        fused = next(model.parameters()).device.type == "cuda"
+        return torch.optim.Adam(model.parameters(), lr=proto.lr, fused=fused)
     decayed = [p for n, p in model.named_parameters() if p.ndim > 1]  # conv / linear kernels
     others = [p for n, p in model.named_parameters() if p.ndim <= 1]  # biases, BatchNorm
     return torch.optim.SGD(
@@ -376,7 +377,7 @@ def train_image_model(
             bar.update(1)
             if step % log_every == 0 or step == total:
                 metrics = {
-                    "step": step, "loss": float(loss), "accuracy": float((logits.argmax(1) == yb).float().mean()),
+                    "step": step, "loss": float(loss.detach()), "accuracy": float((logits.argmax(1) == yb).float().mean()),
                     "lr": lr, "eps": float(eps_now),
                 }
                 train_time = time_before + time.perf_counter() - run_start

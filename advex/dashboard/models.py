@@ -1,0 +1,137 @@
+"""Image models for the dashboard: the zoo's and the user's cards, loaded once per server and shared.
+
+Cards are re-listed on every page run (a directory scan), so a model trained in the dashboard
+appears in every view at once. Loaded weights are cached per file version (path, size, mtime):
+a re-trained user model is reloaded, an unchanged one is shared by all sessions.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+from torch import nn
+
+from advex.dashboard.cache import SharedLRU
+from advex.errors import ModelFileError
+
+MODES = ("natural", "l1", "adv")
+MODEL_LABEL = {"natural": "natural", "l1": "l1-regularized", "adv": "adversarial"}
+KEY_OF_MODE = {"natural": "n", "l1": "l", "adv": "a"}
+
+MODELS: SharedLRU[nn.Module] = SharedLRU(max_entries=24)
+
+
+def cards(dataset: str | None = None) -> list[dict]:
+    """Cards of the zoo's and the user's models (``advex.zoo.list_models``), newest listing every call."""
+    from advex.zoo import list_models
+
+    return list_models(dataset)
+
+
+def image_datasets_with_models() -> list[str]:
+    """Image data sets that have at least one natural model (the reference of every comparison)."""
+    found = []
+    for card in cards():
+        if card.get("mode") == "natural" and card.get("dataset") not in found:
+            found.append(card["dataset"])
+    return found
+
+
+def _file_version(stem: str) -> tuple:
+    stem_path = Path(stem)
+    versions = []
+    for path in sorted(stem_path.parent.glob(stem_path.name + ".*")):
+        stat = path.stat()
+        versions.append((path.name, stat.st_size, stat.st_mtime_ns))
+    return tuple(versions)
+
+
+def load(card: dict) -> nn.Module:
+    """The model of ``card`` in eval mode on the CPU, loaded once per file version and shared (read-only)."""
+    from advex.models.io import load_model
+
+    stem = card.get("stem")
+    if not stem:
+        raise ModelFileError(f"the card of {card.get('name', '?')} says nowhere where its weights are")
+    return MODELS.get_or_compute((stem, _file_version(stem)), lambda: load_model(stem)[0].eval())
+
+
+def by_mode(dataset_cards: list[dict], mode: str) -> list[dict]:
+    """The cards of one training mode, zoo before user, sorted by eps (adv) or lambda (l1)."""
+    chosen = [c for c in dataset_cards if c.get("mode") == mode]
+    setting = "eps" if mode == "adv" else "lam"
+    return sorted(chosen, key=lambda c: (float(c.get(setting) or 0.0), c.get("source") != "zoo", c.get("name", "")))
+
+
+def setting_values(dataset_cards: list[dict], mode: str) -> list[float]:
+    """Distinct eps (adv) or lambda (l1) values available, ascending."""
+    setting = "eps" if mode == "adv" else "lam"
+    return sorted({float(c.get(setting) or 0.0) for c in by_mode(dataset_cards, mode)})
+
+
+def closest(dataset_cards: list[dict], mode: str, value: float) -> dict | None:
+    """The card of ``mode`` whose eps / lambda is closest to ``value`` (zoo first on ties), or None."""
+    candidates = by_mode(dataset_cards, mode)
+    if not candidates:
+        return None
+    setting = "eps" if mode == "adv" else "lam"
+    return min(candidates, key=lambda c: abs(float(c.get(setting) or 0.0) - value))
+
+
+def triplet(dataset_cards: list[dict], eps: float, lam: float) -> dict[str, dict]:
+    """The natural, l1 (lambda closest to ``lam``) and adversarial (eps closest to ``eps``) cards that exist."""
+    chosen = {"natural": closest(dataset_cards, "natural", 0.0), "l1": closest(dataset_cards, "l1", lam),
+              "adv": closest(dataset_cards, "adv", eps)}
+    return {mode: card for mode, card in chosen.items() if card is not None}
+
+
+def describe(card: dict) -> str:
+    """A short label: mode with its setting and where it comes from."""
+    mode = card.get("mode", "?")
+    setting = {"adv": f" eps={float(card.get('eps') or 0):g}", "l1": f" lambda={float(card.get('lam') or 0):g}"}.get(mode, "")
+    source = " (yours)" if card.get("source") == "user" else ""
+    return f"{MODEL_LABEL.get(mode, mode)}{setting}{source}"
+
+
+def _robust_at(card: dict) -> float:
+    robust = card.get("robust_accuracy")
+    if isinstance(robust, list) and robust:
+        return float(robust[-1].get("accuracy", math.nan))
+    return float(robust) if isinstance(robust, (int, float)) else math.nan
+
+
+def model_table(dataset: str | None = None) -> pd.DataFrame:
+    """The models' cards as a table: data set, name, mode, eps, lambda, accuracies, mean Gini of IG / DeepSHAP."""
+    rows = []
+    for card in cards(dataset):
+        gini = card.get("gini") if isinstance(card.get("gini"), dict) else {}
+        rows.append({
+            "data set": card.get("dataset"), "model": card.get("name"), "mode": card.get("mode"),
+            "eps": float(card.get("eps") or 0.0), "lambda": float(card.get("lam") or 0.0),
+            "clean accuracy": card.get("clean_accuracy"), "PGD accuracy": _robust_at(card),
+            "mean Gini IG": gini.get("ig"), "mean Gini DeepSHAP": gini.get("shap"),
+            "source": card.get("source"), "protocol": card.get("protocol"), "steps": card.get("steps"),
+        })
+    return pd.DataFrame(rows)
+
+
+POOL_LIMIT = 1000  # test images offered for picking: enough for every class and its mistakes, cheap to predict
+IMAGES: SharedLRU = SharedLRU(max_entries=4)
+
+
+def eval_images(dataset: str):
+    """The image pool (first ``POOL_LIMIT`` test images, or the zoo's sample without data) and DeepSHAP background."""
+    from advex.data.paths import data_search_dirs
+    from advex.experiments.image_eval import load_eval_images
+    from advex.zoo import zoo_dir
+
+    def compute():
+        images = load_eval_images(dataset)
+        if len(images.y) > POOL_LIMIT and not len(images.reserved):
+            images.X, images.y = images.X[:POOL_LIMIT], images.y[:POOL_LIMIT]
+        return images
+
+    key = (dataset, str(zoo_dir()), tuple(str(p) for p in data_search_dirs()))
+    return IMAGES.get_or_compute(key, compute)

@@ -1,0 +1,145 @@
+"""Image evaluation (Section 6.3): pointwise Gini of IG / DeepSHAP, Table 1 rows, `advex evaluate` end to end."""
+
+import gzip
+import json
+import struct
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from advex.attribution.deep_shap import deep_shap
+from advex.attribution.integrated_gradients import integrated_gradients
+from advex.cli import app
+from advex.errors import ModelFileError
+from advex.experiments.image_eval import (
+    EvalImages,
+    evaluate_image_model,
+    load_eval_images,
+    pointwise_gini,
+    read_evaluation,
+    resolve_model,
+    table1_from_models,
+)
+from advex.metrics.gini import gini
+from advex.models.cnn import MadryCNN
+from advex.models.io import save_model
+from advex.training.image import evaluate_clean
+
+ROW_KEYS = {"dataset", "attr", "model", "eps", "lam", "accuracy", "mean_gini", "dG", "acc_drop", "mean_gini_ci95", "n_images"}
+
+
+def _write_idx(path, array):
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+def write_fake_mnist(root, n_train=30, n_test=12, seed=0):
+    """A tiny MNIST folder in the real IDX (.gz) format: bright squares whose position encodes the label."""
+    rng = np.random.default_rng(seed)
+    folder = root / "mnist"
+    folder.mkdir(parents=True)
+    for part, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, size=n)
+        images = (rng.random((n, 28, 28)) * 40).astype(np.uint8)
+        for i, label in enumerate(labels):
+            row, col = divmod(int(label), 5)
+            images[i, 4 + 10 * row : 12 + 10 * row, 2 + 5 * col : 6 + 5 * col] = 255
+        _write_idx(folder / f"{part}-images-idx3-ubyte.gz", images)
+        _write_idx(folder / f"{part}-labels-idx1-ubyte.gz", labels)
+    return root
+
+
+def _cnn(seed):
+    torch.manual_seed(seed)
+    model = MadryCNN()
+    with torch.no_grad():
+        model.fc2.weight.mul_(20.0)
+    return model.eval()
+
+
+def _images(n=16, n_background=6, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    X = torch.rand(n, 1, 28, 28, generator=generator).numpy()
+    y = torch.randint(0, 10, (n,), generator=generator).numpy()
+    background = torch.rand(n_background, 1, 28, 28, generator=generator)
+    return EvalImages("mnist", X, y, "test set", background, "synthetic background")
+
+
+def test_pointwise_gini_equals_gini_of_the_true_class_maps():
+    model, images = _cnn(0), _images()
+    indices = images.choose(5, seed=1)
+    points = pointwise_gini(model, images, indices, chunk=2)
+    X, y = torch.as_tensor(images.X[indices]), torch.as_tensor(images.y[indices])
+    ig = integrated_gradients(model, X, y).reshape(5, -1).numpy()
+    shap_values = deep_shap(model, X, y, images.background).reshape(5, -1).numpy()
+    np.testing.assert_allclose(points.gini["IG"], gini(ig), atol=1e-6)
+    np.testing.assert_allclose(points.gini["SHAP"], gini(shap_values), atol=1e-6)
+    assert np.all((points.gini["IG"] > 0) & (points.gini["IG"] < 1))
+    np.testing.assert_array_equal(points.labels, images.y[indices])
+
+
+def test_choose_is_seeded_and_skips_background_rows():
+    images = _images(n=20)
+    images.reserved = np.arange(10)
+    first = images.choose(6, seed=3)
+    np.testing.assert_array_equal(first, images.choose(6, seed=3))
+    assert first.min() >= 10 and len(set(first)) == 6
+    assert len(images.choose(100, seed=0)) == 10
+
+
+def test_table1_rows_from_models_follow_eqs_21_22():
+    images = _images(n=12)
+    models = {key: (_cnn(seed), {"dataset": "mnist"}, f"mnist/{key}") for key, seed in (("n", 0), ("l", 1), ("a", 2))}
+    rows, points = table1_from_models(models, images, {"eps": 0.3, "lam": 0.01}, n_images=4, seed=0)
+    assert len(rows) == 6 and {row["attr"] for row in rows} == {"IG", "SHAP"}
+    for row in rows:
+        assert ROW_KEYS <= set(row)
+        assert row["n_images"] == 4
+        natural = next(r for r in rows if r["attr"] == row["attr"] and r["model"] == "n")
+        assert row["dG"] == pytest.approx(row["mean_gini"] - natural["mean_gini"])
+        assert row["acc_drop"] == pytest.approx(natural["accuracy"] - row["accuracy"])
+        assert row["mean_gini"] == pytest.approx(points[row["model"]].gini[row["attr"]].mean())
+        assert row["accuracy"] == pytest.approx(evaluate_clean(models[row["model"]][0], images.X, images.y))
+    n_rows = [row for row in rows if row["model"] == "n"]
+    assert all(row["dG"] == 0 and row["acc_drop"] == 0 for row in n_rows)
+    a_row = next(row for row in rows if row["model"] == "a")
+    assert (a_row["eps"], a_row["lam"]) == (0.3, 0.0)
+    np.testing.assert_array_equal(points["n"].indices, points["a"].indices)  # pointwise dG pairs the same images
+
+
+def test_evaluate_reports_completeness_and_pgd():
+    model, images = _cnn(4), _images(n=10)
+    report, points = evaluate_image_model(model, {"dataset": "mnist", "eps": 0.1}, images, n_images=3, n_robust=4)
+    assert report["pgd"] == {"eps": 0.1, "steps": 20, "step_size": 0.01, "random_start": True, "n_images": 4}
+    assert 0.0 <= report["robust_accuracy"] <= 1.0
+    assert report["ig_completeness"]["n_checked"] <= 3
+    assert points.ig_gap.shape == (3,) and np.all(points.ig_gap < 0.01)
+
+
+def test_evaluate_cli_end_to_end_on_idx_files(tmp_path):
+    data_dir = write_fake_mnist(tmp_path / "data")
+    stem = tmp_path / "models" / "adv_0.3"
+    save_model(_cnn(5), stem, {"dataset": "mnist", "mode": "adv", "eps": 0.3, "lam": 0.0})
+    out = tmp_path / "results"
+    result = CliRunner().invoke(
+        app,
+        ["evaluate", str(stem) + ".safetensors", "--n-images", "3", "--n-robust", "4",
+         "--out", str(out), "--data-dir", str(data_dir)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "mean Gini IG" in result.output and "robust accuracy" in result.output
+    report, points = read_evaluation(out / "mnist" / "adv_0.3.eval.json")
+    assert report["model"] == str(stem) and report["n_images"] == 3
+    images = load_eval_images("mnist", data_dir=data_dir)
+    assert report["accuracy_on"] == "test set (12 images)"
+    assert report["background"] == f"{len(images.background)} random training images (seed 0)"
+    assert report["accuracy"] == pytest.approx(evaluate_clean(resolve_model(str(stem))[0], images.X, images.y))
+    assert len(points.gini["SHAP"]) == 3
+    json.dumps(report)  # the report is plain JSON
+
+
+def test_resolve_model_names_the_fix_for_unknown_models(tmp_path):
+    with pytest.raises(ModelFileError, match="zoo id"):
+        resolve_model(str(tmp_path / "nothing"))
