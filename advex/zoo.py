@@ -209,7 +209,7 @@ def current_commit() -> str:
 
 def build_zoo_model(dataset: str, entry: ZooEntry, out_dir: Path, protocol: str = "fast", seed: int = 0,
                     steps: int | None = None, device: str | None = None, data_dir: str | None = None,
-                    deadline: float | None = None, gini_images: int = GINI_IMAGES,
+                    deadline: float | None = None, gini_images: int = GINI_IMAGES, eval_images: int | None = None,
                     progress_callback: Callable[[int, int, dict], None] | None = None) -> dict:
     """Train one zoo model, store it as compressed float16 + card in ``out_dir/dataset``, and return the card.
 
@@ -217,7 +217,7 @@ def build_zoo_model(dataset: str, entry: ZooEntry, out_dir: Path, protocol: str 
     set (PGD with the paper's schedule at the paper's eps, and at the model's own eps if
     adversarial), mean Gini of IG / DeepSHAP on the first ``gini_images`` test images, and clean
     accuracy on the shipped sample (on the CPU). ``deadline`` (a ``time.time()`` value) stops
-    training early; the card then says so.
+    training early; the card then says so. ``eval_images`` limits the test images evaluated (dry runs).
     """
     from advex.data.images import load_image_dataset
     from advex.training.image import evaluate_clean, evaluate_robust, train_image_model
@@ -243,7 +243,7 @@ def build_zoo_model(dataset: str, entry: ZooEntry, out_dir: Path, protocol: str 
     }
     save_model(model, stem, card, dtype=torch.float16, compress=True)
     stored, _ = load_model(stem, map_location=device)
-    X_test, y_test = data.X_test, data.y_test
+    X_test, y_test = data.X_test[:eval_images], data.y_test[:eval_images]
     card["clean_accuracy"] = evaluate_clean(stored, X_test, y_test)
     robust = []
     for eps in sorted({PAPER_EPS[dataset], entry.eps} - {0.0}):
@@ -260,9 +260,9 @@ def build_zoo_model(dataset: str, entry: ZooEntry, out_dir: Path, protocol: str 
     card["gini"] = {**mean_gini_attributions(stored, X_gini, y_gini, data.X_train),
                     "images": f"first {n} test images", "device": describe_device(device),
                     "seconds": round(time.time() - gini_started, 1)}
-    sample_index = select_sample(y_test, seed=0)
+    sample_index = select_sample(data.y_test, seed=0)
     cpu_model, _ = load_model(stem)
-    card["sample_accuracy"] = evaluate_clean(cpu_model, X_test[sample_index], y_test[sample_index])
+    card["sample_accuracy"] = evaluate_clean(cpu_model, data.X_test[sample_index], data.y_test[sample_index])
     card["sample_size"] = int(len(sample_index))
     card["wall_time_s"] = round(time.time() - started, 1)
     update_card(stem, card)
@@ -305,13 +305,14 @@ def build_zoo(datasets: tuple[str, ...] = ZOO_DATASETS, out_dir: str | Path | No
               names: tuple[str, ...] | None = None, protocol: str = "fast", adv_protocol: str | None = None,
               seed: int = 0, steps: int | None = None, device: str | None = None, data_dir: str | None = None,
               workers: int = 1, time_budget_s: float | None = None, gini_images: int = GINI_IMAGES,
-              log: Callable[[str], None] = print) -> list[dict]:
+              eval_images: int | None = None, log: Callable[[str], None] = print) -> list[dict]:
     """Rebuild the zoo (or the models in ``names``) into ``out_dir`` (default :func:`zoo_dir`); return the cards.
 
     ``protocol`` trains natural and l1 models, ``adv_protocol`` (default: ``protocol``) the
     adversarial ones. ``workers > 1`` trains that many models at once in separate processes
     (useful on a GPU, where one small model leaves it mostly idle). ``time_budget_s`` ends
     training early so that every model is evaluated and saved in time (its card says so).
+    ``eval_images`` limits the test images evaluated (for dry runs; the zoo uses all).
     """
     from advex.data.images import load_image_dataset
 
@@ -329,7 +330,7 @@ def build_zoo(datasets: tuple[str, ...] = ZOO_DATASETS, out_dir: str | Path | No
             proto = (adv_protocol or protocol) if entry.mode == "adv" else protocol
             jobs.append({"dataset": dataset, "entry": entry, "out_dir": out_dir, "protocol": proto, "seed": seed,
                          "steps": steps, "device": device, "data_dir": data_dir, "deadline": deadline,
-                         "gini_images": gini_images})
+                         "gini_images": gini_images, "eval_images": eval_images})
     if not jobs:
         raise AdvexError(f"no zoo model matches {names}; names are e.g. natural, l1_0.01, adv_0.3")
     cards = []

@@ -143,3 +143,63 @@ def test_evaluate_cli_end_to_end_on_idx_files(tmp_path):
 def test_resolve_model_names_the_fix_for_unknown_models(tmp_path):
     with pytest.raises(ModelFileError, match="zoo id"):
         resolve_model(str(tmp_path / "nothing"))
+
+
+def _zoo_model_or_skip(dataset, name):
+    from advex.zoo import load_sample, load_zoo_model
+
+    try:
+        model, card = load_zoo_model(dataset, name)
+        X, y = load_sample(dataset)
+    except ModelFileError as err:
+        pytest.skip(f"zoo model {dataset}/{name} or its sample is not built: {err}")
+    return model, X, y
+
+
+@pytest.mark.parametrize("name", ["natural", "adv_0.3"])
+def test_zoo_ig_completeness_and_shap_additivity_on_real_images(name):
+    """On trained MNIST models and real digits: IG completeness within 1%, DeepSHAP additivity for the true class."""
+    from advex.attribution.deep_shap import expected_value
+    from advex.attribution.integrated_gradients import class_probability, completeness_gap
+
+    model, X, y = _zoo_model_or_skip("mnist", name)
+    X, y = torch.as_tensor(X[:8]), torch.as_tensor(y[:8])
+    ig = integrated_gradients(model, X, y)
+    change = class_probability(model, X, y) - class_probability(model, torch.zeros_like(X), y)
+    moved = change.abs() > 0.05
+    assert moved.sum() >= 4
+    assert torch.all(completeness_gap(model, X, ig, y)[moved] <= 0.01 * change.abs()[moved])
+    background = torch.as_tensor(_zoo_model_or_skip("mnist", name)[1][-20:])
+    values = deep_shap(model, X, y, background)
+    reference = torch.tensor([expected_value(model, background, int(k)) for k in y])
+    torch.testing.assert_close(values.reshape(8, -1).sum(1), class_probability(model, X, y) - reference,
+                               atol=1e-3, rtol=0)
+
+
+def test_without_data_the_zoo_sample_is_the_pool_and_background_stays_apart(tmp_path, monkeypatch):
+    from advex.zoo import write_sample
+
+    generator = torch.Generator().manual_seed(0)
+    X = torch.rand(200, 1, 28, 28, generator=generator).numpy()
+    y = np.repeat(np.arange(10), 20)
+    write_sample("mnist", X, y, tmp_path / "zoo")
+    monkeypatch.setenv("ADVEX_ZOO_DIR", str(tmp_path / "zoo"))
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ADVEX_DATA_DIR", raising=False)
+    images = load_eval_images("mnist", data_dir=tmp_path / "no-data")
+    assert images.pool == "zoo sample" and len(images.y) == 200
+    assert len(images.background) == 100 and len(images.reserved) == 100
+    chosen = images.choose(150)
+    assert len(chosen) == 100 and not set(chosen) & set(images.reserved)
+    np.testing.assert_allclose(images.background.numpy(), images.X[images.reserved])
+    np.testing.assert_allclose(images.X, np.rint(X * 255) / 255, atol=1e-6)  # the sample stores uint8 pixels
+
+
+def test_without_data_or_zoo_sample_the_data_error_says_how_to_fetch(tmp_path, monkeypatch):
+    from advex.errors import DataMissingError
+
+    monkeypatch.setenv("ADVEX_ZOO_DIR", str(tmp_path / "zoo"))
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ADVEX_DATA_DIR", raising=False)
+    with pytest.raises(DataMissingError, match="advex data fetch"):
+        load_eval_images("mnist", data_dir=tmp_path / "no-data")

@@ -14,7 +14,7 @@ import typer
 
 from advex.errors import AdvexError
 
-COMMAND_MODULES: list[str] = ["table1", "train", "data", "theory", "evaluate", "zoo"]
+COMMAND_MODULES: list[str] = ["table1", "train", "data", "theory", "evaluate", "zoo", "figures"]
 # Options that take several space-separated values (``--datasets mushroom spambase``).
 MULTI_VALUE_OPTIONS = {"--datasets"}
 

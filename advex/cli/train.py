@@ -29,6 +29,7 @@ def train(
     seed: int = typer.Option(0, help="Seed of the split and of training."),
     out: Optional[Path] = typer.Option(None, help="Output folder (default: the user model folder beside the zoo)."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data directory (default: $ADVEX_DATA_DIR, then the cache)."),
+    feat_trans: bool = typer.Option(False, "--feat-trans", help="Tabular: translate features per Assumption FEAT-TRANS (Section 2)."),
 ) -> None:
     """Train a model with the paper's protocol and save it as safetensors + JSON card."""
     if mode not in MODES:
@@ -40,7 +41,7 @@ def train(
     stem = Path(out) / model_name(mode, eps, lam)
     started = time.perf_counter()
     if dataset in TABULAR_DATASETS:
-        data = load_tabular_or_synthetic(dataset, data_dir=data_dir, seed=seed)
+        data = load_tabular_or_synthetic(dataset, data_dir=data_dir, seed=seed, feat_trans=feat_trans)
         trainer = LogisticTrainer(mode=mode, eps=eps, lam=lam, seed=seed)
         with tqdm(total=trainer.protocol.epochs, desc=f"train {dataset} {mode}", unit="epoch") as bar:
             trainer.fit(data.X_train, data.y_train, progress=lambda *_: bar.update())
@@ -59,6 +60,7 @@ def train(
         "eps": eps if mode == "adv" else 0.0,
         "lam": lam if mode == "l1" else 0.0,
         "seed": seed,
+        "feat_trans": feat_trans,
         "protocol": protocol,
         "training_seconds": round(time.perf_counter() - started, 2),
         "metrics": metrics,

@@ -48,14 +48,20 @@ def _file_version(stem: str) -> tuple:
     return tuple(versions)
 
 
+def version_key(card: dict) -> tuple:
+    """Identifies the exact weights of ``card``: its stem and its files' sizes and modification times."""
+    stem = card.get("stem")
+    if not stem:
+        raise ModelFileError(f"the card of {card.get('name', '?')} says nowhere where its weights are")
+    return (stem, _file_version(stem))
+
+
 def load(card: dict) -> nn.Module:
     """The model of ``card`` in eval mode on the CPU, loaded once per file version and shared (read-only)."""
     from advex.models.io import load_model
 
-    stem = card.get("stem")
-    if not stem:
-        raise ModelFileError(f"the card of {card.get('name', '?')} says nowhere where its weights are")
-    return MODELS.get_or_compute((stem, _file_version(stem)), lambda: load_model(stem)[0].eval())
+    key = version_key(card)
+    return MODELS.get_or_compute(key, lambda: load_model(key[0])[0].eval())
 
 
 def by_mode(dataset_cards: list[dict], mode: str) -> list[dict]:
@@ -130,7 +136,7 @@ def eval_images(dataset: str):
     def compute():
         images = load_eval_images(dataset)
         if len(images.y) > POOL_LIMIT and not len(images.reserved):
-            images.X, images.y = images.X[:POOL_LIMIT], images.y[:POOL_LIMIT]
+            images.X, images.y = images.X[:POOL_LIMIT].copy(), images.y[:POOL_LIMIT].copy()
         return images
 
     key = (dataset, str(zoo_dir()), tuple(str(p) for p in data_search_dirs()))

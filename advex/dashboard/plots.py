@@ -87,3 +87,111 @@ def heatmap_limits(values: np.ndarray, signed: bool) -> tuple[float, float]:
     peak = float(np.nanmax(np.abs(values))) if np.size(values) else 0.0
     peak = peak if peak > 0 else 1.0
     return (-peak, peak) if signed else (0.0, peak)
+
+
+def _gray_or_rgb(image: np.ndarray) -> go.Trace:
+    """The input image as a trace: grey heatmap for one channel, an RGB image for three."""
+    if image.shape[0] == 1:
+        return go.Heatmap(z=image[0], colorscale="gray", showscale=False, zmin=0, zmax=1, hoverinfo="skip")
+    return go.Image(z=np.clip(image.transpose(1, 2, 0) * 255, 0, 255).astype(np.uint8), hoverinfo="skip")
+
+
+def saliency_grid(
+    images: list[np.ndarray],
+    columns: list[str],
+    maps: list[list[np.ndarray]],
+    titles: list[list[str]],
+    row_titles: list[str],
+    signed: bool,
+    overlay: bool,
+    masks: list[list[np.ndarray]] | None = None,
+    cell: int = 190,
+) -> go.Figure:
+    """A grid of saliency maps (Figure 1, J.6-J.10): one row per image, the input then one column per model.
+
+    ``maps[r][c]`` is the (H, W) map of image r under model c, ``titles[r][c]`` its caption (Gini,
+    probability). Signed maps use a diverging scale centred on 0 (red positive, blue negative),
+    absolute maps a sequential one; each row shares one colour range so models compare fairly.
+    ``overlay`` draws the map translucently over the image; ``masks`` blank the pixels outside the
+    kept share of attribution mass.
+    """
+    from plotly.subplots import make_subplots
+
+    n_rows, n_cols = len(images), len(columns) + 1
+    subplot_titles = []
+    for r in range(n_rows):
+        subplot_titles += [row_titles[r]] + titles[r]
+    fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=subplot_titles,
+                        horizontal_spacing=0.02, vertical_spacing=0.12 / max(n_rows, 1))
+    colorscale = "RdBu_r" if signed else "Hot_r"
+    for r, image in enumerate(images):
+        fig.add_trace(_gray_or_rgb(image), row=r + 1, col=1)
+        shown = [m if signed else np.abs(m) for m in maps[r]]
+        low, high = heatmap_limits(np.stack(shown), signed)
+        for c, values in enumerate(shown):
+            if overlay:
+                fig.add_trace(_gray_or_rgb(image), row=r + 1, col=c + 2)
+            z = values.astype(np.float64)
+            if masks is not None:
+                z = np.where(masks[r][c], z, np.nan)
+            fig.add_trace(
+                go.Heatmap(z=z, colorscale=colorscale, zmin=low, zmax=high, zmid=0 if signed else None,
+                           opacity=0.65 if overlay else 1.0, showscale=(r == 0 and c == len(shown) - 1),
+                           colorbar={"len": 0.5, "thickness": 12} if (r == 0 and c == len(shown) - 1) else None,
+                           hovertemplate="x=%{x} y=%{y}<br>attribution=%{z:.2e}<extra></extra>"),
+                row=r + 1, col=c + 2,
+            )
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
+                     scaleanchor="x", constrain="domain")
+    for index in range(1, n_rows * n_cols + 1):
+        fig.update_yaxes(scaleanchor=f"x{index if index > 1 else ''}", row=(index - 1) // n_cols + 1,
+                         col=(index - 1) % n_cols + 1)
+    fig.update_layout(height=cell * n_rows + 80, margin={"l": 10, "r": 10, "t": 60, "b": 10})
+    return fig
+
+
+CURVE_STYLE = {
+    "A[IG]": {"color": MODEL_COLORS["adversarial"], "dash": "solid"},
+    "A[SH]": {"color": MODEL_COLORS["adversarial"], "dash": "dot"},
+    "L[IG]": {"color": MODEL_COLORS["l1-regularized"], "dash": "solid"},
+    "L[SH]": {"color": MODEL_COLORS["l1-regularized"], "dash": "dot"},
+}
+
+
+def accuracy_vs_gini(frame: pd.DataFrame, title: str) -> go.Figure:
+    """Figure 3: per data set, accuracy against mean Gini for each curve M[A] (one point per eps / lambda)."""
+    from plotly.subplots import make_subplots
+
+    datasets = list(dict.fromkeys(frame["dataset"]))
+    fig = make_subplots(rows=1, cols=max(len(datasets), 1), subplot_titles=datasets, shared_yaxes=False)
+    for col, dataset in enumerate(datasets, start=1):
+        part = frame[frame["dataset"] == dataset]
+        for curve, style_ in CURVE_STYLE.items():
+            points = part[part["curve"] == curve].sort_values("setting")
+            if points.empty:
+                continue
+            setting = "eps" if curve.startswith("A") else "lambda"
+            fig.add_trace(go.Scatter(
+                x=points["mean_gini"], y=points["accuracy"], mode="lines+markers", name=curve,
+                legendgroup=curve, showlegend=col == 1, line={"color": style_["color"], "dash": style_["dash"]},
+                customdata=np.stack([points["setting"], points["model"].astype(str)], axis=1),
+                hovertemplate=f"{curve}<br>{setting}=%{{customdata[0]}} (%{{customdata[1]}})"
+                              "<br>mean Gini=%{x:.3f}<br>accuracy=%{y:.2%}<extra></extra>",
+            ), row=1, col=col)
+        fig.update_xaxes(title_text="mean Gini index", row=1, col=col)
+        fig.update_yaxes(title_text="accuracy", tickformat=".0%", row=1, col=col)
+    fig.update_layout(title=title)
+    return fig
+
+
+def pointwise_dg_boxes(frame: pd.DataFrame, title: str) -> go.Figure:
+    """Figure 2: boxplots of pointwise dG (eqs. 19-20) per data set, attribution method and model type."""
+    fig = go.Figure()
+    for (attr, model), part in frame.groupby(["attr", "model"], sort=False):
+        color = MODEL_COLORS["adversarial"] if model.startswith("a") else MODEL_COLORS["l1-regularized"]
+        fig.add_trace(go.Box(x=part["dataset"] + " " + attr, y=part["dG"], name=f"{model} [{attr}]",
+                             marker_color=color, boxmean=True))
+    fig.add_hline(y=0, line={"color": "gray", "width": 1})
+    fig.update_layout(title=title, boxmode="group", yaxis_title="pointwise dG = G^m(x) - G^n(x)")
+    return fig

@@ -42,10 +42,11 @@ def update_bars(view: Theorem31View) -> go.Figure:
         marker={"symbol": "circle-open", "size": 9, "color": "#7f7f7f"},
         hovertemplate="%{x}<br>g'bar a_i = %{y:.4g}<extra></extra>",
     )
-    method = "exact" if u.method == "exact" else f"Monte Carlo, n = {u.n_samples}, 95% CI"
+    method = "exact" if u.method == "exact" else f"Monte Carlo n = {u.n_samples}, 95% CI"
     fig.update_layout(
-        title=f"Expected SGD update per feature (eq. 9, {method}); g'bar = {u.g_prime_bar:.3g}",
-        xaxis_title="feature", yaxis_title="expected update Delta_i", barmode="overlay",
+        title=f"Expected update per feature (eq. 9, {method})",
+        xaxis={"title": "feature", "categoryorder": "array", "categoryarray": view.names},
+        yaxis_title="expected update Delta_i", barmode="overlay",
     )
     fig.add_hline(y=0, line_color="#999", line_width=1)
     return fig
@@ -68,8 +69,20 @@ def group_sweep(view: Theorem31View, eps: float, group_label: str) -> go.Figure:
         fig.add_vline(x=view.a_sw, line_color="#2ca02c", line_dash="dot", annotation_text="eps = a_S^w",
                       annotation_position="bottom right")
     fig.add_hline(y=0, line_color="#999", line_width=1)
-    fig.update_layout(title=f"Group average over the {group_label} features (a_S^w = {view.a_sw:.3g})",
-                      xaxis_title="eps", yaxis_title="Delta_S^w")
+    fig.update_layout(title=f"Group average over S = {group_label}", xaxis_title="eps", yaxis_title="Delta_S^w")
+    return fig
+
+
+def legend_below(fig: go.Figure, y: float = -0.3) -> go.Figure:
+    """Move a long legend under the plot so it does not cover the title (call after styling)."""
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": y, "xanchor": "left", "x": 0})
+    fig.update_layout(margin={"b": max(fig.layout.margin.b or 60, 60 + int(-y * 400))})
+    return fig
+
+
+def legend_right(fig: go.Figure) -> go.Figure:
+    """A vertical legend right of the plot (call after styling)."""
+    fig.update_layout(legend={"orientation": "v", "yanchor": "top", "y": 1.0, "xanchor": "left", "x": 1.02})
     return fig
 
 

@@ -33,17 +33,19 @@ Progress = Callable[[str], None]
 ATTRIBUTION_METHODS = ("IG", "SHAP")
 BACKGROUND_SIZE = 100
 IG_STEPS = 50
-# Test images per mean Gini in `advex table1`: DeepSHAP (~0.5-1 s per image and model on 2 CPU
-# cores) dominates; 6 models x 60 images keeps both image data sets within 10 minutes.
-DEFAULT_N_IMAGES = 60
+# Test images per mean Gini in `advex table1`: DeepSHAP dominates (~0.35 s of CPU per image and model,
+# IG ~0.05 s; bench/bench_attribution.py), so 6 models x 100 images keep both image sets within 10 minutes.
+DEFAULT_N_IMAGES = 100
 # Table 1's image settings (Section 6.3): eps of the a-model, lambda of the l-model.
 TABLE1_SETTINGS = {"mnist": {"eps": 0.3, "lam": 0.01}, "fashion-mnist": {"eps": 0.1, "lam": 0.01}}
 MODES = {"n": "natural", "l": "l1", "a": "adv"}
 
 
 def zoo_name(mode: str, eps: float = 0.0, lam: float = 0.0) -> str:
-    """Zoo / file name of a model: ``natural``, ``l1_0.01`` or ``adv_0.3``."""
-    return {"natural": "natural", "l1": f"l1_{lam:g}", "adv": f"adv_{eps:g}"}[mode]
+    """Zoo / file name of a model (``natural``, ``l1_0.01``, ``adv_0.3``), as the zoo names it."""
+    from advex.zoo import ZooEntry
+
+    return ZooEntry(mode, eps=eps, lam=lam).name
 
 
 @dataclass
@@ -73,8 +75,11 @@ def load_eval_images(dataset: str, data_dir=None, seed: int = 0, background_size
 
     try:
         data = load_image_dataset(dataset, data_dir=data_dir, seed=seed)
-    except DataMissingError:
-        return _zoo_sample_images(dataset, seed, background_size)
+    except DataMissingError as missing:
+        try:
+            return _zoo_sample_images(dataset, seed, background_size)
+        except ModelFileError:
+            raise missing from None
     background = default_background(data.X_train, n=background_size, seed=seed)
     return EvalImages(
         dataset, data.X_test, data.y_test, "test set", background,
@@ -378,3 +383,45 @@ def image_table1_rows(
     acc_drop (fractions; dG = acc_drop = 0 for "n"), mean_gini_ci95, n_images, accuracy_on.
     """
     return image_table1(dataset, n_images, retrain, data_dir, seed, progress)[0]
+
+
+def cached_table1_pointwise(
+    dataset: str,
+    images: EvalImages,
+    n_images: int = DEFAULT_N_IMAGES,
+    seed: int = 0,
+    results_dir: str | Path = "results",
+    progress: Progress | None = None,
+) -> dict[str, PointwiseGini]:
+    """Pointwise Ginis of the zoo's Table 1 models ("n", "l", "a") on the same seeded images (Figure 2's input).
+
+    Reuses ``results_dir/<dataset>/<name>.eval.json`` (as written by ``advex evaluate``) when it
+    covers exactly these images with both methods; otherwise computes and writes it.
+    """
+    from advex.zoo import load_zoo_model
+
+    settings = TABLE1_SETTINGS[dataset]
+    indices = images.choose(n_images, seed)
+    result = {}
+    for key, mode in MODES.items():
+        name = zoo_name(mode, settings["eps"], settings["lam"])
+        path = Path(results_dir) / dataset / f"{name}.eval.json"
+        if path.exists():
+            try:
+                _, points = read_evaluation(path)
+            except AdvexError:
+                points = None
+            if points is not None and np.array_equal(points.indices, indices) and set(ATTRIBUTION_METHODS) <= set(points.gini):
+                result[key] = points
+                continue
+        model, card = load_zoo_model(dataset, name)
+        step = (lambda message, m=name: progress(f"{dataset}/{m}: {message}")) if progress is not None else None
+        points = pointwise_gini(model, images, indices, progress=step)
+        report = {"dataset": dataset, "mode": card.get("mode"), "eps": float(card.get("eps") or 0.0),
+                  "lam": float(card.get("lam") or 0.0), "n_images": len(indices), "background": images.background_from,
+                  "ig_completeness": points.completeness_summary(), "seed": seed}
+        for method in ATTRIBUTION_METHODS:
+            report[f"mean_gini_{method}"], report[f"mean_gini_{method}_ci95"] = mean_with_ci95(points.gini[method])
+        write_evaluation(path, f"{dataset}/{name}", report, points)
+        result[key] = points
+    return result

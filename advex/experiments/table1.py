@@ -53,13 +53,14 @@ def tabular_table1_rows(
     seed: int = 0,
     eps: float | None = None,
     lam: float | None = None,
+    feat_trans: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> list[dict]:
     """Train n, l(lam) and a(eps) models on ``name`` (J.1 protocol) and return its Table 1 rows for IG and SHAP."""
     settings = TABULAR_SETTINGS.get(name, {"eps": 0.1, "lam": 0.02})
     eps = settings["eps"] if eps is None else eps
     lam = settings["lam"] if lam is None else lam
-    dataset = load_tabular_or_synthetic(name, data_dir=data_dir, seed=seed)
+    dataset = load_tabular_or_synthetic(name, data_dir=data_dir, seed=seed, feat_trans=feat_trans)
     measured: dict[tuple[str, str], tuple[float, float, float]] = {}
     for key in MODEL_LABELS:
         if progress is not None:
@@ -88,6 +89,7 @@ def tabular_table1_rows(
                     "acc_drop": accuracy_drop(accuracy, natural_accuracy),
                     "n_examples": len(dataset.X_test),
                     "seed": seed,
+                    "feat_trans": feat_trans,
                 }
             )
     return rows

@@ -128,15 +128,18 @@ def monte_carlo_update(
     rng: np.random.Generator,
     groups: list[np.ndarray] | None = None,
     strengths: np.ndarray | None = None,
+    sample: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ExpectedUpdate:
     """Monte Carlo estimate of the expected update (eq. 9) from n draws of ``dist``, with standard errors.
 
     ``strengths`` defaults to ``dist.strengths`` (a_i = E[y x_i], eq. 4); ``groups`` to ``dist.groups``.
+    A precomputed ``sample`` (X, y) of ``dist`` replaces the n fresh draws (lets callers cache it).
     """
     w = _validate(w, dist.d, eps)
     groups = list(dist.groups if groups is None else groups)
     a = np.asarray(dist.strengths if strengths is None else strengths, dtype=np.float64)
-    X, y = dist.sample(n, rng)
+    X, y = dist.sample(n, rng) if sample is None else sample
+    n = X.shape[0]
     updates = -adversarial_loss_gradient(loss, w, X, y, eps)  # (n, d), eq. 9
     g_prime = loss.g_prime(adversarial_margin(w, X, y, eps))  # (n,), eq. 10
     gaps = updates - g_prime[:, None] * (a - np.sign(w) * eps)
@@ -237,11 +240,16 @@ def monte_carlo_group_sweep(
     S: np.ndarray,
     n: int,
     rng: np.random.Generator,
+    sample: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Monte Carlo Delta_S^w, its standard error and the bound of eq. 12 for every eps (common random numbers)."""
+    """Monte Carlo Delta_S^w, its standard error and the bound of eq. 12 for every eps (common random numbers).
+
+    A precomputed ``sample`` (X, y) of ``dist`` replaces the n fresh draws.
+    """
     w = _validate(w, dist.d, 0.0)
     eps_grid = np.asarray(eps_grid, dtype=np.float64)
-    X, y = dist.sample(n, rng)
+    X, y = dist.sample(n, rng) if sample is None else sample
+    n = X.shape[0]
     w_s = w[S]
     norm = np.abs(w_s).sum()
     if norm == 0:

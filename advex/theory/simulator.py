@@ -8,6 +8,7 @@ Each function is what one panel recomputes when a widget changes (the page cache
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from advex.theory.sgd_update import (
     weighted_average,
 )
 from advex.theory.stable_ig import MAX_VERTEX_DIM, StableIGCheck, check_stable_ig
-from advex.theory.trajectories import Trajectory, natural_vs_adversarial, train_sgd
+from advex.theory.trajectories import Trajectory, seeded_run, train_sgd
 
 WEIGHT_CHOICES: tuple[str, ...] = ("zero", "small", "natural")
 GROUP_CHOICES: tuple[str, ...] = ("weak", "strong", "all")
@@ -80,6 +81,39 @@ def group_indices(n_strong: int, n_weak: int, which: str) -> np.ndarray:
     raise ValueError(f"unknown group {which!r}; choose one of {GROUP_CHOICES}")
 
 
+def _read_only(*arrays: np.ndarray) -> None:
+    for array in arrays:
+        array.setflags(write=False)
+
+
+@lru_cache(maxsize=32)
+def _cached_sample(n_strong: int, n_weak: int, strong: float, weak: float, family: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The Monte Carlo sample of the preset distribution (independent of eps, w and the loss)."""
+    X, y = preset_distribution(n_strong, n_weak, strong, weak, family).sample(MC_SAMPLES_VIEW, np.random.default_rng([seed, 1]))
+    _read_only(X, y)
+    return X, y
+
+
+@lru_cache(maxsize=32)
+def _cached_weights(
+    n_strong: int, n_weak: int, strong: float, weak: float, family: str, choice: str, scale: float, loss_name: str, seed: int
+) -> np.ndarray:
+    """:func:`current_weights` of the preset distribution (independent of eps)."""
+    w = current_weights(preset_distribution(n_strong, n_weak, strong, weak, family), choice, scale, loss_name, seed)
+    _read_only(w)
+    return w
+
+
+@lru_cache(maxsize=32)
+def _cached_run(
+    eps: float, loss_name: str, family: str, n_strong: int, n_weak: int, strong: float, weak: float,
+    n_steps: int, lr: float, seed: int,
+) -> Trajectory:
+    """One seeded SGD run (the natural run does not change when only the adversarial eps does)."""
+    dist = preset_distribution(n_strong, n_weak, strong, weak, family)
+    return seeded_run(dist, eps, get_loss(loss_name), seed=seed, n_steps=n_steps, lr=lr, n_records=41)
+
+
 @dataclass(frozen=True)
 class Theorem31View:
     """Everything the Theorem 3.1 simulator shows for one setting of its widgets."""
@@ -124,13 +158,14 @@ def theorem31_view(
     if not 0.0 <= eps <= eps_max:
         raise ValueError(f"eps must lie in [0, {eps_max}], got {eps}")
     loss = get_loss(loss_name)
-    dist = preset_distribution(n_strong, n_weak, strong, weak, family)
-    w = current_weights(dist, weights, weight_scale, loss_name, seed)
-    rng = np.random.default_rng(seed + 1)
+    preset = (n_strong, n_weak, strong, weak, family)
+    dist = preset_distribution(*preset)
+    w = _cached_weights(*preset, weights, weight_scale if weights == "small" else 0.0, loss_name, seed)
+    sample = None if family == "gaussian" else _cached_sample(*preset, seed)
     if family == "gaussian":
         update = exact_update(dist, w, eps, loss)
     else:
-        update = monte_carlo_update(dist, w, eps, loss, MC_SAMPLES_VIEW, rng)
+        update = monte_carlo_update(dist, w, eps, loss, MC_SAMPLES_VIEW, None, sample=sample)
     S = group_indices(n_strong, n_weak, group)
     eps_grid = np.linspace(0.0, eps_max, SWEEP_POINTS)
     a_sw = float(weighted_average(dist.strengths, w, S))  # NaN when w_S = 0
@@ -140,7 +175,7 @@ def theorem31_view(
         delta, bound = exact_group_sweep(dist, w, eps_grid, loss, S)
         sweep = (delta, np.zeros(SWEEP_POINTS), bound)
     else:
-        sweep = monte_carlo_group_sweep(dist, w, eps_grid, loss, S, MC_SAMPLES_VIEW // 2, rng)
+        sweep = monte_carlo_group_sweep(dist, w, eps_grid, loss, S, MC_SAMPLES_VIEW, None, sample=sample)
     regimes = feature_regimes(dist.strengths, w, eps)
     return Theorem31View(
         names=feature_names(n_strong, n_weak),
@@ -168,9 +203,9 @@ def trajectory_view(
     lr: float = 0.1,
     seed: int = 0,
 ) -> tuple[Trajectory, Trajectory]:
-    """Natural and adversarial SGD runs on one seeded sample of the preset distribution."""
-    dist = preset_distribution(n_strong, n_weak, strong, weak, family)
-    return natural_vs_adversarial(dist, eps, get_loss(loss_name), seed=seed, n_steps=n_steps, lr=lr, n_records=41)
+    """Natural and adversarial SGD runs on one seeded sample of the preset distribution (same minibatches)."""
+    args = (loss_name, family, n_strong, n_weak, strong, weak, n_steps, lr, seed)
+    return _cached_run(0.0, *args), _cached_run(eps, *args)
 
 
 def lemma41_view(activation: str, d: int, seed: int, baseline: str = "zero") -> tuple[np.ndarray, np.ndarray, np.ndarray, IGComparison]:

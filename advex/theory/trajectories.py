@@ -28,8 +28,8 @@ class Trajectory:
     loss: str
     steps: np.ndarray  # (R,) SGD step numbers, starting at 0
     weights: np.ndarray  # (R, d)
-    accuracy: np.ndarray  # (R,) natural accuracy on the evaluation set
-    robust_accuracy: np.ndarray  # (R,) accuracy under the eq. 7 attack: y <w, x> - eps ||w||_1 > 0
+    accuracy: np.ndarray  # (R,) natural accuracy on the evaluation set (ties count one half)
+    robust_accuracy: np.ndarray  # (R,) accuracy under the eq. 7 attack: y <w, x> - eps ||w||_1 > 0 (ties one half)
     weight_gini: np.ndarray  # (R,) Gini of |w|
     ig_gini: np.ndarray  # (R,) mean Gini of IG(x) over the evaluation set
 
@@ -40,14 +40,20 @@ class Trajectory:
         return self.weights[-tail:].mean(axis=0)
 
 
+def _accuracy(margins: np.ndarray) -> float:
+    """Share of positive margins, a tie (margin 0, e.g. at w = 0) counting as a coin flip."""
+    return float(np.mean(margins > 0) + 0.5 * np.mean(margins == 0))
+
+
 def _record(w: np.ndarray, X_eval: np.ndarray, y_eval: np.ndarray, eps: float) -> tuple[float, float, float, float]:
     margins = y_eval * (X_eval @ w)
+    robust = _accuracy(margins - eps * np.abs(w).sum())
     if not np.any(w):
-        return float(np.mean(margins > 0)), float(np.mean(margins > 0)), float("nan"), float("nan")
+        return _accuracy(margins), robust, float("nan"), float("nan")
     ig = closed_form_ig(w, X_eval, baseline=0.0, activation=expit)  # eq. 15, F = sigmoid(<w, x>)
     return (
-        float(np.mean(margins > 0)),
-        float(np.mean(margins - eps * np.abs(w).sum() > 0)),
+        _accuracy(margins),
+        robust,
         float(gini(w)),
         float(np.nanmean(gini(ig))),
     )
@@ -95,7 +101,7 @@ def train_sgd(
     return Trajectory(float(eps), loss.name, np.array(steps), np.array(weights), acc, robust, w_gini, ig_gini)
 
 
-def natural_vs_adversarial(
+def seeded_run(
     dist,
     eps: float,
     loss: MarginLoss,
@@ -106,18 +112,18 @@ def natural_vs_adversarial(
     lr: float = 0.1,
     batch_size: int = 32,
     n_records: int = 81,
-) -> tuple[Trajectory, Trajectory]:
-    """Train on one seeded sample of ``dist`` twice: naturally (eps = 0) and adversarially (eps).
-
-    Both runs see the same minibatch sequence, so differences come from eps alone.
-    """
+) -> Trajectory:
+    """One SGD run on a seeded sample of ``dist``; runs with the same seed share data and minibatches."""
     rng = np.random.default_rng(seed)
     X, y = dist.sample(n_train, rng)
     X_eval, y_eval = dist.sample(n_eval, rng)
-    runs = []
-    for run_eps in (0.0, eps):
-        runs.append(
-            train_sgd(X, y, run_eps, loss, np.random.default_rng(seed + 1), n_steps, lr, batch_size,
-                      X_eval=X_eval, y_eval=y_eval, n_records=n_records)
-        )
-    return runs[0], runs[1]
+    return train_sgd(X, y, eps, loss, np.random.default_rng(seed + 1), n_steps, lr, batch_size,
+                     X_eval=X_eval, y_eval=y_eval, n_records=n_records)
+
+
+def natural_vs_adversarial(dist, eps: float, loss: MarginLoss, seed: int = 0, **kwargs) -> tuple[Trajectory, Trajectory]:
+    """Train twice on the same seeded sample and minibatches: naturally (eps = 0) and adversarially (eps).
+
+    Keyword arguments go to :func:`seeded_run`; differences between the runs come from eps alone.
+    """
+    return seeded_run(dist, 0.0, loss, seed, **kwargs), seeded_run(dist, eps, loss, seed, **kwargs)

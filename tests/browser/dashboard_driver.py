@@ -1,0 +1,351 @@
+# Owner: browser & load-test engineer
+"""Drive the advex dashboard in a real browser: start ``streamlit run app.py``, find its pages, move sliders, read metrics.
+
+Shared by the browser test (``tests/browser``) and the dashboard benchmarks (``bench/bench_dashboard.py``,
+``bench/load_test.py``). Only localhost traffic: the server listens on 127.0.0.1 and Chromium opens nothing else.
+
+A script run is observed through the ``data-test-script-state`` attribute that Streamlit puts on its
+``[data-testid="stApp"]`` root ("running" while the script runs, "notRunning" when it is done). An init
+script (:data:`RUN_TRACKER_JS`) records, in page time, every end of a run and every key press, so an
+interaction's latency is measured inside the browser (key press -> end of the run it caused) without polling error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_ENV = "ADVEX_CHROMIUM"
+ARTIFACTS_ENV = "ADVEX_ARTIFACTS_DIR"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+APP_SELECTOR = '[data-testid="stApp"]'
+IDLE_SELECTOR = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+CONNECTED_SELECTOR = '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
+# safe_section's text for an unexpected exception (a bug, not a user error): see advex/dashboard/safe.py.
+GENERIC_FAILURE = re.compile(r"could not be shown \(\w+\)")
+
+RUN_TRACKER_JS = """
+(() => {
+  if (window.__advex) return;
+  const tracker = {state: null, starts: [], ends: [], keys: []};
+  window.__advex = tracker;
+  const record = (element) => {
+    const state = element.getAttribute('data-test-script-state');
+    if (state === tracker.state) return;
+    const now = performance.now();
+    if (state === 'running') tracker.starts.push(now);
+    if (state === 'notRunning' && tracker.state !== null) tracker.ends.push(now);
+    tracker.state = state;
+  };
+  new MutationObserver((mutations) => {
+    for (const m of mutations) if (m.target.getAttribute && m.target.getAttribute('data-testid') === 'stApp') record(m.target);
+  }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
+  document.addEventListener('keydown', () => tracker.keys.push(performance.now()), true);
+  document.addEventListener('click', () => tracker.keys.push(performance.now()), true);
+})();
+"""
+
+
+def chromium_executable() -> str | None:
+    """Debian's Chromium: ``$ADVEX_CHROMIUM``, else ``chromium`` on PATH, else /usr/bin/chromium; None when absent."""
+    for candidate in (os.environ.get(CHROMIUM_ENV), shutil.which("chromium"), "/usr/bin/chromium"):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def launch_chromium(playwright: Any, executable: str | None = None) -> Any:
+    """A headless Chromium (Debian's, never a downloaded one) driven by Playwright's ``chromium`` (sync or async)."""
+    return playwright.chromium.launch(executable_path=executable or chromium_executable(), args=CHROMIUM_ARGS)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class DashboardPage:
+    """One page of the multipage app: its nav title, URL path ('' for the home page) and script."""
+
+    title: str
+    url_path: str
+    script: Path
+
+
+def discover_pages(repo_root: Path = REPO_ROOT) -> list[DashboardPage]:
+    """Home page plus every ``pages/*.py``, in Streamlit's order, with the URL paths Streamlit derives from file names.
+
+    Uses Streamlit's own rules (``source_util.page_icon_and_name``): ``pages/1_Tabular_explorer.py`` is served
+    at ``/Tabular_explorer`` and titled "Tabular explorer".
+    """
+    from streamlit.source_util import page_icon_and_name, page_sort_key
+
+    found = [DashboardPage("app", "", repo_root / "app.py")]
+    scripts = sorted((p for p in (repo_root / "pages").glob("*.py") if not p.name.startswith("_")), key=page_sort_key)
+    for script in scripts:
+        _, name = page_icon_and_name(script)
+        found.append(DashboardPage(name.replace("_", " "), name, script))
+    return found
+
+
+def page_by_prefix(pages: list[DashboardPage], prefix: str) -> DashboardPage | None:
+    """The page whose URL path starts with ``prefix`` (e.g. "Tabular"), if the app has one."""
+    return next((page for page in pages if page.url_path.lower().startswith(prefix.lower())), None)
+
+
+def artifacts_dir(default: Path) -> Path:
+    """Where screenshots go: ``$ADVEX_ARTIFACTS_DIR/browser`` if set, else ``default``; created."""
+    configured = os.environ.get(ARTIFACTS_ENV)
+    folder = Path(configured) / "browser" if configured else default
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+class StreamlitServer:
+    """``python -m streamlit run app.py`` on 127.0.0.1:<port>, started from the repo root; always stop it.
+
+    Use as a context manager, or call :meth:`start` / :meth:`stop`. ``env`` adds to (or overrides) the
+    inherited environment, e.g. ``ADVEX_CACHE_DIR`` for a throw-away cache.
+    """
+
+    def __init__(self, repo_root: Path = REPO_ROOT, port: int | None = None, env: dict[str, str] | None = None,
+                 log_path: Path | None = None, extra_args: tuple[str, ...] = ()):
+        self.repo_root = Path(repo_root)
+        self.port = port or free_port()
+        self.env = {**os.environ, **(env or {})}
+        self.log_path = log_path
+        self.extra_args = extra_args
+        self.process: subprocess.Popen | None = None
+        self.started_at = float("nan")
+        self._log = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str = "", query: str = "") -> str:
+        """The address of page ``path`` ('' = home) with an optional query string (without '?')."""
+        return f"{self.base_url}/{path}" + (f"?{query}" if query else "")
+
+    def start(self) -> "StreamlitServer":
+        """Start the server process (returns at once; see :meth:`wait_healthy`)."""
+        command = [
+            sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            "--server.port", str(self.port), "--server.address", "127.0.0.1",
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *self.extra_args,
+        ]
+        if self.log_path is not None:
+            self._log = open(self.log_path, "wb")
+        self.started_at = time.perf_counter()
+        self.process = subprocess.Popen(command, cwd=self.repo_root, env=self.env, stdin=subprocess.DEVNULL,
+                                        stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        return self
+
+    def wait_healthy(self, timeout: float = 60.0) -> float:
+        """Poll ``/_stcore/health`` until it answers "ok"; seconds since :meth:`start`. Raises with the log tail."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"streamlit exited early (code {self.process and self.process.returncode}): "
+                                   f"{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/_stcore/health", timeout=2) as reply:
+                    if reply.status == 200 and reply.read().strip() == b"ok":
+                        return time.perf_counter() - self.started_at
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"streamlit was not healthy within {timeout:.0f} s: {self.log_tail()}")
+
+    def log_tail(self, chars: int = 2000) -> str:
+        """The end of the server's log (when it has one)."""
+        if self.log_path is None or not Path(self.log_path).exists():
+            return "(no server log)"
+        return Path(self.log_path).read_text(errors="replace")[-chars:]
+
+    def memory_rss(self) -> int:
+        """Resident memory in bytes of the server process and all its children (0 when it is gone)."""
+        import psutil
+
+        if self.process is None:
+            return 0
+        try:
+            root = psutil.Process(self.process.pid)
+            processes = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0
+        total = 0
+        for process in processes:
+            try:
+                total += process.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+        return total
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Terminate the server (SIGTERM to its process group), then kill it if it has not exited after ``grace`` s."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                process.wait(timeout=grace)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> "StreamlitServer":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+# --- one browser page (Playwright sync API) -----------------------------------------------------------------
+
+
+def new_tracked_page(browser: Any, width: int = 1400, height: int = 1000) -> Any:
+    """A page in a fresh context with the run tracker installed on every document it loads."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.add_init_script(RUN_TRACKER_JS)
+    return context.new_page()
+
+
+def runs_finished(page: Any) -> int:
+    """How many script runs have ended since the page's document was loaded."""
+    return int(page.evaluate("() => window.__advex ? window.__advex.ends.length : 0"))
+
+
+def wait_settled(page: Any, after_runs: int = 0, timeout: float = 60.0, quiet_ms: int = 300) -> None:
+    """Wait until more than ``after_runs`` runs have ended and the app has stayed idle for ``quiet_ms``."""
+    page.wait_for_function(
+        """([n, quiet]) => { const a = window.__advex; return !!a && a.ends.length > n && a.state === 'notRunning'
+             && performance.now() - a.ends[a.ends.length - 1] > quiet; }""",
+        arg=[after_runs, quiet_ms], timeout=timeout * 1000, polling=50,
+    )
+
+
+def open_page(page: Any, url: str, timeout: float = 60.0) -> float:
+    """Load ``url`` and wait for its first script run to end and the app to settle; seconds taken."""
+    start = time.perf_counter()
+    page.goto(url, wait_until="domcontentloaded", timeout=timeout * 1000)
+    page.wait_for_selector(CONNECTED_SELECTOR, timeout=timeout * 1000)
+    wait_settled(page, 0, timeout)
+    return time.perf_counter() - start
+
+
+def last_interaction_latency(page: Any) -> float:
+    """Seconds from the latest key press / click to the first run end after it (page clock)."""
+    return float(page.evaluate(
+        """() => { const a = window.__advex; const t = a.keys[a.keys.length - 1];
+             const end = a.ends.find(e => e > t); return end === undefined ? NaN : (end - t) / 1000; }"""))
+
+
+def slider(page: Any, label: str) -> Any:
+    """The slider (``st.slider`` / ``st.select_slider``) whose label starts with ``label``."""
+    return page.get_by_role("slider", name=re.compile("^" + re.escape(label))).first
+
+
+def slider_value(page: Any, label: str) -> str:
+    """The value the slider shows (its aria-valuetext, else its value)."""
+    thumb = slider(page, label)
+    return thumb.get_attribute("aria-valuetext") or thumb.input_value()
+
+
+def move_slider(page: Any, label: str, key: str, timeout: float = 60.0) -> float:
+    """Focus slider ``label``, press ``key`` (ArrowRight, End, ...), wait for the rerun; its latency in seconds."""
+    wait_settled(page, runs_finished(page) - 1, timeout, quiet_ms=0)
+    before = runs_finished(page)
+    thumb = slider(page, label)
+    thumb.focus()
+    thumb.press(key)
+    wait_settled(page, before, timeout)
+    return last_interaction_latency(page)
+
+
+def metric_values(page: Any) -> dict[str, list[str]]:
+    """Every ``st.metric`` on the page: label -> values shown, in page order."""
+    pairs = page.eval_on_selector_all(
+        '[data-testid="stMetric"]',
+        """els => els.map(e => [
+             (e.querySelector('[data-testid="stMetricLabel"]') || {innerText: ''}).innerText.trim(),
+             (e.querySelector('[data-testid="stMetricValue"]') || {innerText: ''}).innerText.trim()])""",
+    )
+    values: dict[str, list[str]] = {}
+    for label, value in pairs:
+        values.setdefault(label, []).append(value)
+    return values
+
+
+def column_metric(page: Any, heading: str, label: str) -> str:
+    """The value of metric ``label`` inside the ``st.columns`` column whose first line is ``heading``."""
+    value = page.eval_on_selector_all(
+        '[data-testid="stColumn"]',
+        """(columns, [heading, label]) => {
+             for (const column of columns) {
+               if (column.querySelector('[data-testid="stColumn"]')) continue;
+               const first = column.innerText.trim().split('\\n')[0].trim();
+               if (first !== heading) continue;
+               for (const metric of column.querySelectorAll('[data-testid="stMetric"]')) {
+                 const name = metric.querySelector('[data-testid="stMetricLabel"]');
+                 if (name && name.innerText.trim() === label)
+                   return metric.querySelector('[data-testid="stMetricValue"]').innerText.trim();
+               }
+             }
+             return null; }""",
+        [heading, label],
+    )
+    if value is None:
+        raise LookupError(f"no metric {label!r} in a column headed {heading!r}")
+    return value
+
+
+def metric_number(text: str) -> float:
+    """The number in a metric's value ("0.846", "96.1%" -> 0.961)."""
+    match = re.search(r"[-+]?\d+(?:\.\d+)?", text.replace(",", ""))
+    if match is None:
+        raise ValueError(f"no number in metric value {text!r}")
+    number = float(match.group())
+    return number / 100 if text.strip().endswith("%") else number
+
+
+def page_problems(page: Any) -> list[str]:
+    """What is wrong on the rendered page: exception boxes, "Traceback" text, generic failure messages."""
+    problems = []
+    exceptions = page.locator('[data-testid="stException"]')
+    for index in range(exceptions.count()):
+        problems.append("exception box: " + exceptions.nth(index).inner_text()[:300])
+    body = page.locator(APP_SELECTOR).inner_text()
+    if "Traceback" in body:
+        problems.append("'Traceback' in the page text")
+    problems += [f"section failed: {match.group()} in {line.strip()[:200]!r}"
+                 for line in body.splitlines() for match in [GENERIC_FAILURE.search(line)] if match]
+    return problems
