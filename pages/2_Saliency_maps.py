@@ -38,8 +38,9 @@ if state is not None and state.images is not None:
                                   "sum |attribution| are blanked: a sparse map needs few pixels.")
         metric_columns = st.columns(len(grid.columns))
         for column, label, gini, probability in zip(metric_columns, grid.columns, grid.mean_gini, grid.mean_probability):
-            column.metric(f"Gini, {label}", f"{gini:.3f}")
-            column.caption(f"probability of the explained class: {probability:.3f}")
+            column.metric(f"{'mean ' if len(grid.images) > 1 else ''}Gini, {label}", f"{gini:.3f}")
+            column.caption(f"{'mean ' if len(grid.images) > 1 else ''}probability of the explained class: "
+                           f"{probability:.3f}")
         masks = view.masks(grid, keep / 100) if keep < 100 else None
         if masks is not None:
             st.caption("Pixels needed for {}% of the mass: ".format(keep) + ", ".join(

@@ -74,6 +74,10 @@ def theorem31_section() -> None:
         metrics[1].metric("a_S^w (eq. 6)", f"{view.a_sw:.4f}" if defined else "undefined (w_S = 0)")
         metrics[2].metric("Delta_S^w at this eps", f"{view.group_delta_now:.4f}" if defined else "-")
         metrics[3].metric("bound g'bar (a_S^w - eps)  (eq. 12)", f"{view.group_bound_now:.4f}" if defined else "-")
+        if defined and view.update.method != "exact":
+            half = 1.96 * view.group_delta_se_now
+            st.caption(f"Monte Carlo with n = {view.update.n_samples} draws: Delta_S^w lies in "
+                       f"[{view.group_delta_now - half:.4f}, {view.group_delta_now + half:.4f}] with 95% confidence.")
         left, right = st.columns([3, 2])
         with left:
             show_figure(charts.legend_below(style(charts.update_bars(view), presenting, height=620), y=-0.35),

@@ -131,3 +131,13 @@ def test_deep_shap_rejects_bad_targets():
         deep_shap(model, torch.randn(2, 3), torch.tensor([0, 2]), torch.zeros(1, 3))
     with pytest.raises(ValueError, match="entries"):
         deep_shap(model, torch.randn(2, 3), torch.tensor([0]), torch.zeros(1, 3))
+
+
+def test_deep_shap_leaves_the_model_untouched_and_works_under_no_grad():
+    model = _cnn(seed=5)
+    x, background = torch.rand(2, 1, 28, 28), torch.rand(3, 1, 28, 28)
+    expected = deep_shap(model, x, 1, background)
+    with torch.no_grad():
+        torch.testing.assert_close(deep_shap(model, x, 1, background), expected)
+    assert all(not m._forward_hooks and not m._backward_hooks for m in model.modules())
+    assert not any(hasattr(m, "x") or hasattr(m, "y") for m in model.modules())

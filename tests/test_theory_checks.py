@@ -58,3 +58,9 @@ def test_result_json_handles_infinite_values():
 
 def test_z_scores_edge_cases():
     assert np.array_equal(checks.z_scores([0.0, 1.0, -2.0], [0.0, 0.0, 1.0]), [0.0, np.inf, 2.0])
+
+
+def test_cli_rejects_a_json_path_in_a_missing_folder(tmp_path):
+    result = CliRunner().invoke(app, ["theory", "--json", str(tmp_path / "no" / "such.json")])
+    text = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2 and "does not exist" in text

@@ -24,10 +24,10 @@ def test_regime_predictions_hold(regime):
     assert result.passed, result
 
 
-def test_regime_check_fails_for_a_wrong_rate(monkeypatch):
-    """A swapped scenario (aligned-weak feature labelled strong) must not pass."""
+def test_regime_check_refuses_a_mislabelled_scenario(monkeypatch):
+    """A scenario whose feature is not in the regime it claims (strong labelled weak) is refused."""
     monkeypatch.setitem(checks.REGIME_CASES, "aligned_weak", (0.8, 1.0))
-    with pytest.raises(AssertionError, match="regime aligned_strong"):
+    with pytest.raises(ValueError, match="regime aligned_strong"):
         checks.check_regime("aligned_weak", np.random.default_rng(0))
 
 

@@ -11,6 +11,8 @@ replacement with a fixed seed (for images: training images; for tabular data: tr
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import shap
 import torch
@@ -54,7 +56,9 @@ def deep_shap(
     F(x) - mean_b F(b) with F the class-``target`` probability. ``check_additivity`` keeps shap's
     check of that identity on (it raises if an operator was not handled).
     """
-    model.eval()
+    # shap hooks every module while it runs: a private copy keeps the caller's model (and any other
+    # thread using it) free of those hooks.
+    model = copy.deepcopy(model).eval()
     inputs = inputs.detach()
     background = background.detach().to(inputs.device, inputs.dtype)
     targets = (
@@ -70,8 +74,9 @@ def deep_shap(
     attributions = torch.zeros_like(inputs)
     for k in targets.unique().tolist():
         rows = (targets == k).nonzero()[:, 0]
-        explainer = shap.DeepExplainer(ClassProbability(model, k), background)
-        values = explainer.shap_values(inputs[rows.to(inputs.device)], check_additivity=check_additivity)
+        with torch.enable_grad():
+            explainer = shap.DeepExplainer(ClassProbability(model, k), background)
+            values = explainer.shap_values(inputs[rows.to(inputs.device)], check_additivity=check_additivity)
         attributions[rows.to(inputs.device)] = torch.as_tensor(
             np.asarray(values).reshape(inputs[rows].shape), dtype=inputs.dtype, device=inputs.device
         )

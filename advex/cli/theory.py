@@ -20,6 +20,9 @@ def theory(
 
     Prints one row per check: the equation, the largest violation or relative error, the tolerance and whether it passed. Monte Carlo checks are in units of the standard error; "control" rows run broken cases and pass when the violation is caught. Exit status 1 if any check fails.
     """
+    if json_path is not None and not json_path.parent.is_dir():
+        raise typer.BadParameter(f"folder {json_path.parent} does not exist; create it or choose another path",
+                                 param_hint="--json")
     results = []
     with tqdm(checks.CHECKS, desc="theory", unit="check") as bar:
         for check in bar:

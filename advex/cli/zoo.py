@@ -48,6 +48,7 @@ def build_command(
     workers: int = typer.Option(1, help="Models trained at once (separate processes; useful on a GPU)."),
     time_budget: Optional[float] = typer.Option(None, help="Seconds after which training stops early (cards say so)."),
     gini_images: int = typer.Option(1000, help="Test images for the mean Gini of IG / DeepSHAP on each card."),
+    eval_images: Optional[int] = typer.Option(None, help="Evaluate on only this many test images (dry runs)."),
     seed: int = typer.Option(0, help="Seed of the split, initialization, batches and attack noise."),
     device: Optional[str] = typer.Option(None, help="cuda or cpu (default: cuda when available)."),
     out: Optional[Path] = typer.Option(None, help="Output folder (default: the zoo folder)."),
@@ -64,7 +65,7 @@ def build_command(
         build_zoo(
             tuple(dataset), out_dir=out, names=tuple(name) or None, protocol=protocol, adv_protocol=adv_protocol,
             seed=seed, steps=steps, device=device, data_dir=str(data_dir) if data_dir else None, workers=workers,
-            time_budget_s=time_budget, gini_images=gini_images, log=log,
+            time_budget_s=time_budget, gini_images=gini_images, eval_images=eval_images, log=log,
         )
     typer.echo(f"zoo written to {out or zoo_dir()}")
 

@@ -78,7 +78,7 @@ def choose_models() -> ViewState | None:
         default = min(labels, key=lambda text: abs(float(text) - 0.01))
         lam = float(top[3].selectbox("lambda of the l1 model", labels, index=labels.index(default), key="lam",
                                      bind=url_state.BIND))
-    chosen = models.triplet(cards, eps, lam)
+    chosen = choose_exact(cards, models.triplet(cards, eps, lam), eps, lam)
     loaded: dict[str, nn.Module] = {}
     for mode, card in chosen.items():
         try:
@@ -90,6 +90,24 @@ def choose_models() -> ViewState | None:
     if not loaded:
         return None
     return ViewState(dataset, method, eps, lam, {m: chosen[m] for m in loaded}, loaded, models.eval_images(dataset))
+
+
+def choose_exact(cards: list[dict], chosen: dict[str, dict], eps: float, lam: float) -> dict[str, dict]:
+    """An expander to swap in any model of each mode (e.g. one you trained); defaults to ``chosen``."""
+    with st.expander("Choose the exact models (zoo or yours)"):
+        columns = st.columns(len(models.MODES))
+        for column, mode in zip(columns, models.MODES):
+            options = models.by_mode(cards, mode)
+            if not options:
+                column.caption(f"no {models.MODEL_LABEL[mode]} model")
+                continue
+            by_label = {f"{models.describe(card)}: {card['name']}": card for card in options}
+            labels = list(by_label)
+            default = next((i for i, c in enumerate(options) if mode in chosen and c["stem"] == chosen[mode]["stem"]), 0)
+            # keyed by the slider settings, so moving eps / lambda picks that setting's model again
+            label = column.selectbox(models.MODEL_LABEL[mode], labels, index=default, key=f"exact-{mode}-{eps:g}-{lam:g}")
+            chosen[mode] = by_label[label]
+    return chosen
 
 
 def _class_names(state: ViewState) -> list[str]:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
+import torch
 
 from advex.losses import LOSSES, MarginLoss
 from advex.theory.distributions import (
@@ -175,12 +176,11 @@ def check_case1(method: str, family: str, rng: np.random.Generator) -> CheckResu
     worst, tol = 0.0, Z_TOL
     for loss in LOSSES.values():
         dist = random_distribution(family, rng)
-        for k in range(len(dist.groups)):
+        zero_groups = range(len(dist.groups)) if method == "exact" else [int(rng.integers(len(dist.groups)))]
+        for k in zero_groups:  # exact: every group in turn; Monte Carlo: one (each costs a sample)
             w = random_weights(dist, rng, zero_group=k)
             value, tol = case1_violation(_update(dist, w, float(rng.uniform(0, 1)), loss, rng, method), dist.groups[k])
             worst = max(worst, value)
-            if method != "exact":
-                break
     measure = "max rel. error" if method == "exact" else "max z = |Delta_i - g'bar a_i| / s.e."
     return CheckResult(f"case 1 grow from zero [{method}, {family}]", "eq. 11", measure, worst, tol, bool(worst <= tol))
 
@@ -236,7 +236,7 @@ def check_regime(regime: str, rng: np.random.Generator, eps: float = 0.3, t: flo
         w = np.concatenate([[sign * t], rng.normal(size=5)])
         S = dist.groups[0]
         if group_regime(strengths, w, S, eps) != regime:
-            raise AssertionError(f"scenario for {regime} is in regime {group_regime(strengths, w, S, eps)}")
+            raise ValueError(f"the scenario for {regime} is in regime {group_regime(strengths, w, S, eps)}")
         u = exact_update(dist, w, eps, loss)
         if regime == "grow":
             rate, predicted = u.delta[0] / u.g_prime_bar, a0
@@ -332,8 +332,6 @@ SIGMOID_LOSS = MarginLoss(  # non-decreasing but not convex: outside LOSS-CVX
 
 def control_nonconvex_loss(rng: np.random.Generator) -> CheckResult:
     """Theorem 5.1 needs convex g: for the non-convex sigmoid loss eq. 18 must be seen to fail."""
-    import torch
-
     worst = 0.0
     for _ in range(8):
         w, x = rng.normal(size=4), rng.normal(size=4)

@@ -104,7 +104,10 @@ def _group_matrix(w: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
     M = np.zeros((w.size, len(groups)))
     for k, S in enumerate(groups):
         norm = np.abs(w[S]).sum()
-        M[S, k] = w[S] / norm if norm > 0 else np.nan
+        if norm > 0:
+            M[S, k] = w[S] / norm
+        else:
+            M[:, k] = np.nan  # eq. 6 undefined when w_S = 0 (or S is empty)
     return M
 
 

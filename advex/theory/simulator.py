@@ -119,7 +119,7 @@ class Theorem31View:
     """Everything the Theorem 3.1 simulator shows for one setting of its widgets."""
 
     names: list[str]
-    update: ExpectedUpdate
+    update: ExpectedUpdate  # per feature, and for the one group [S] of the sweep
     regimes: np.ndarray  # per feature, App. D.2
     reading: str  # plain-language summary
     group: np.ndarray  # S of the sweep
@@ -131,13 +131,18 @@ class Theorem31View:
 
     @property
     def group_delta_now(self) -> float:
-        """Delta_S^w at the current eps (eq. 6 applied to the per-feature updates)."""
-        return float(weighted_average(self.update.delta, self.update.w, self.group))
+        """Delta_S^w at the current eps (eq. 6 applied to eq. 9); ``update.groups`` is [S]."""
+        return float(self.update.group_delta[0])
+
+    @property
+    def group_delta_se_now(self) -> float:
+        """Standard error of Delta_S^w at the current eps (0 when exact)."""
+        return float(self.update.group_delta_se[0])
 
     @property
     def group_bound_now(self) -> float:
         """The bound g'bar (a_S^w - eps) of eq. 12 at the current eps."""
-        return float(self.update.g_prime_bar * (self.a_sw - self.update.eps))
+        return float(self.update.group_bound[0])
 
 
 def theorem31_view(
@@ -161,12 +166,12 @@ def theorem31_view(
     preset = (n_strong, n_weak, strong, weak, family)
     dist = preset_distribution(*preset)
     w = _cached_weights(*preset, weights, weight_scale if weights == "small" else 0.0, loss_name, seed)
+    S = group_indices(n_strong, n_weak, group)
     sample = None if family == "gaussian" else _cached_sample(*preset, seed)
     if family == "gaussian":
-        update = exact_update(dist, w, eps, loss)
+        update = exact_update(dist, w, eps, loss, groups=[S])
     else:
-        update = monte_carlo_update(dist, w, eps, loss, MC_SAMPLES_VIEW, None, sample=sample)
-    S = group_indices(n_strong, n_weak, group)
+        update = monte_carlo_update(dist, w, eps, loss, MC_SAMPLES_VIEW, None, groups=[S], sample=sample)
     eps_grid = np.linspace(0.0, eps_max, SWEEP_POINTS)
     a_sw = float(weighted_average(dist.strengths, w, S))  # NaN when w_S = 0
     if np.isnan(a_sw):

@@ -60,6 +60,12 @@ RUN_TRACKER_JS = """
   document.addEventListener('click', () => tracker.keys.push(performance.now()), true);
 })();
 """
+# How many runs have ended; whether more than n have and the app was idle for `quiet` ms; last input -> run end (s).
+RUNS_FINISHED_JS = "() => window.__advex ? window.__advex.ends.length : 0"
+SETTLED_JS = """([n, quiet]) => { const a = window.__advex; return !!a && a.ends.length > n && a.state === 'notRunning'
+  && performance.now() - a.ends[a.ends.length - 1] > quiet; }"""
+LATENCY_JS = """() => { const a = window.__advex; const t = a.keys[a.keys.length - 1];
+  const end = a.ends.find(e => e > t); return end === undefined ? NaN : (end - t) / 1000; }"""
 
 
 def chromium_executable() -> str | None:
@@ -241,16 +247,12 @@ def new_tracked_page(browser: Any, width: int = 1400, height: int = 1000) -> Any
 
 def runs_finished(page: Any) -> int:
     """How many script runs have ended since the page's document was loaded."""
-    return int(page.evaluate("() => window.__advex ? window.__advex.ends.length : 0"))
+    return int(page.evaluate(RUNS_FINISHED_JS))
 
 
 def wait_settled(page: Any, after_runs: int = 0, timeout: float = 60.0, quiet_ms: int = 300) -> None:
     """Wait until more than ``after_runs`` runs have ended and the app has stayed idle for ``quiet_ms``."""
-    page.wait_for_function(
-        """([n, quiet]) => { const a = window.__advex; return !!a && a.ends.length > n && a.state === 'notRunning'
-             && performance.now() - a.ends[a.ends.length - 1] > quiet; }""",
-        arg=[after_runs, quiet_ms], timeout=timeout * 1000, polling=50,
-    )
+    page.wait_for_function(SETTLED_JS, arg=[after_runs, quiet_ms], timeout=timeout * 1000, polling=50)
 
 
 def open_page(page: Any, url: str, timeout: float = 60.0) -> float:
@@ -264,9 +266,7 @@ def open_page(page: Any, url: str, timeout: float = 60.0) -> float:
 
 def last_interaction_latency(page: Any) -> float:
     """Seconds from the latest key press / click to the first run end after it (page clock)."""
-    return float(page.evaluate(
-        """() => { const a = window.__advex; const t = a.keys[a.keys.length - 1];
-             const end = a.ends.find(e => e > t); return end === undefined ? NaN : (end - t) / 1000; }"""))
+    return float(page.evaluate(LATENCY_JS))
 
 
 def slider(page: Any, label: str) -> Any:
@@ -335,6 +335,20 @@ def metric_number(text: str) -> float:
         raise ValueError(f"no number in metric value {text!r}")
     number = float(match.group())
     return number / 100 if text.strip().endswith("%") else number
+
+
+def screenshot(page: Any, path: Path, max_height: int = 8000) -> None:
+    """A PNG of the whole page: Streamlit scrolls inside its main container, so the viewport is grown to fit it."""
+    size = page.viewport_size
+    height = page.evaluate(
+        """() => Math.max(...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"]')]
+             .map(e => e.scrollHeight), document.body.scrollHeight)""")
+    page.set_viewport_size({"width": size["width"], "height": min(max(int(height), size["height"]), max_height)})
+    try:
+        page.wait_for_timeout(300)  # let responsive charts re-layout
+        page.screenshot(path=str(path), full_page=True)
+    finally:
+        page.set_viewport_size(size)
 
 
 def page_problems(page: Any) -> list[str]:

@@ -11,10 +11,13 @@ model sparser explanations (Sections 4-5; Table 1, Figure 1). Screenshots go to 
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
 
 import pytest
 
-import dashboard_driver as driver
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dashboard_driver as driver  # noqa: E402 - the helper module beside this file
 
 pytestmark = pytest.mark.browser
 
@@ -71,7 +74,7 @@ def screenshots(tmp_path_factory):
 
 
 def shoot(page, screenshots, name: str) -> None:
-    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+    driver.screenshot(page, screenshots / f"{name}.png")
 
 
 def require_page(prefix: str) -> driver.DashboardPage:
@@ -118,12 +121,13 @@ def test_tabular_eps_slider_raises_the_adversarial_gini(server, page, screenshot
     at_max = read()
     assert driver.page_problems(page) == []
 
-    assert [start[0], at_zero[0], at_max[0]] == ["0.10", "0.00", "0.50"]
+    seen = f"(eps shown, Gini natural, l1, adversarial): start {start}, Home {at_zero}, End {at_max}"
+    assert [start[0], at_zero[0], at_max[0]] == ["0.10", "0.00", "0.50"], seen
     # eps = 0: the adversarial loss (eq. 8) is the natural loss, so both models (same seed) explain alike.
-    assert at_zero[3] == pytest.approx(at_zero[1], abs=0.005)
+    assert at_zero[3] == pytest.approx(at_zero[1], abs=0.005), seen
     # Larger eps, sparser IG of the adversarial model (Table 1); eps moves only that model.
-    assert at_zero[3] < start[3] < at_max[3]
-    assert start[1:3] == at_zero[1:3] == at_max[1:3]
+    assert at_zero[3] < start[3] < at_max[3], seen
+    assert start[1:3] == at_zero[1:3] == at_max[1:3], seen
 
 
 def test_saliency_eps_slider_raises_the_adversarial_gini(server, page, screenshots):

@@ -1,0 +1,194 @@
+# Owner: browser & load-test engineer
+"""Speed of the dashboard as a user feels it, measured in a real browser (Debian's Chromium via Playwright).
+
+Targets (2 CPU cores): first page rendered <= 5 s after ``streamlit run``; a tabular eps-slider move to updated
+charts <= 1 s; a saliency map (IG, 50 steps, one image, three models) <= 0.5 s; switching pages <= 1 s.
+
+What is timed (medians printed):
+- first render: process start -> health endpoint -> home page's title visible and its first run ended
+  (a fresh server each repeat; Chromium is already running);
+- tabular slider: key press on the eps slider -> end of the rerun it caused (the metric and charts are
+  updated when the run ends), on a new eps each time (the adversarial model is trained) and on an eps seen
+  before (cached);
+- page switch: click on a sidebar link -> end of the new page's run, after one warm-up visit of every page;
+- saliency: on the Saliency page (when the zoo has image models) a click on "test image +" -> end of the run
+  (IG of a new image through three models); always also the advex functions behind it
+  (``advex.dashboard.saliency.explain``, IG 50 steps, one image, three models; zoo models, else random
+  MadryCNNs: the time does not depend on the weights).
+Latencies are measured in the page's clock (key press / click event -> ``data-test-script-state`` back to
+"notRunning"). Run: ``python bench/bench_dashboard.py [--repeats 5] [--dataset synthetic]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "tests" / "browser"))
+import dashboard_driver as driver  # noqa: E402 - shared with the browser test
+
+TARGETS = {"first render": 5.0, "tabular slider (new eps)": 1.0, "tabular slider (cached eps)": 1.0,
+           "saliency in page (3 models)": 0.5, "saliency functions (3 models)": 0.5, "page switch": 1.0}
+
+
+def median_row(name: str, times: list[float]) -> tuple[str, int, float, float, str]:
+    target = TARGETS.get(name.split(":")[0], float("nan"))
+    middle = statistics.median(times) if times else float("nan")
+    verdict = "-" if not times or target != target else ("ok" if middle <= target else "SLOW")
+    return name, len(times), middle, target, verdict
+
+
+def time_first_render(browser, repeats: int, env: dict[str, str], log_dir: Path) -> list[float]:
+    """Process start -> home title visible and first run ended, with a fresh server each time."""
+    times = []
+    for repeat in range(repeats):
+        server = driver.StreamlitServer(env=env, log_path=log_dir / f"first_render_{repeat}.log")
+        page = driver.new_tracked_page(browser)
+        try:
+            server.start()
+            server.wait_healthy(timeout=90)
+            page.goto(server.url(), wait_until="domcontentloaded")
+            page.locator("h1").first.wait_for(state="visible", timeout=90_000)
+            driver.wait_settled(page, 0, timeout=90, quiet_ms=0)
+            times.append(time.perf_counter() - server.started_at)
+        finally:
+            page.context.close()
+            server.stop()
+    return times
+
+
+def time_tabular(page, server, tabular_path: str, dataset: str, repeats: int) -> tuple[list[float], list[float]]:
+    """eps slider: ArrowRight from 0 onto new values (trains), then ArrowLeft back over them (cached)."""
+    label = "eps (l_inf"
+    driver.open_page(page, server.url(tabular_path, f"dataset={dataset}&eps=0"), timeout=180)
+    fresh = [driver.move_slider(page, label, "ArrowRight", timeout=120) for _ in range(repeats)]
+    cached = [driver.move_slider(page, label, "ArrowLeft", timeout=120) for _ in range(repeats)]
+    return fresh, cached
+
+
+def time_page_switches(page, server, pages: list[driver.DashboardPage], rounds: int) -> dict[str, list[float]]:
+    """Click every sidebar link in turn; the first round warms each page up and is not counted."""
+    driver.open_page(page, server.url(), timeout=180)
+    times: dict[str, list[float]] = {p.title: [] for p in pages}
+    for round_ in range(rounds + 1):
+        for target in pages[1:] + pages[:1]:
+            before = driver.runs_finished(page)
+            page.locator(f'[data-testid="stSidebarNavLink"][href="{server.url(target.url_path)}"]').first.click()
+            driver.wait_settled(page, before, timeout=300, quiet_ms=200)
+            if round_ > 0:
+                times[target.title].append(driver.last_interaction_latency(page))
+    return times
+
+
+def time_saliency_page(page, server, saliency_path: str, repeats: int) -> list[float]:
+    """Click "+" on the test image number: a new image, IG through the page's three models (uncached)."""
+    driver.open_page(page, server.url(saliency_path, "method=IG&source=test+image"), timeout=180)
+    step_up = page.locator('[data-testid="stNumberInput"]').filter(has_text="test image") \
+        .locator('[data-testid="stNumberInputStepUp"]')
+    if step_up.count() == 0:
+        return []
+    times = []
+    for _ in range(repeats):
+        before = driver.runs_finished(page)
+        step_up.first.click()
+        driver.wait_settled(page, before, timeout=120)
+        times.append(driver.last_interaction_latency(page))
+    return times
+
+
+def time_saliency_functions(repeats: int) -> tuple[list[float], str]:
+    """``saliency.explain`` (IG, 50 steps) of one image through a natural, an l1 and an adversarial model."""
+    import numpy as np
+    import torch
+
+    from advex.dashboard import saliency
+    from advex.models.cnn import MadryCNN
+
+    models, source = [], "random MadryCNN x3"
+    try:
+        from advex.zoo import list_models, load_zoo_model
+
+        names = [c["name"] for c in list_models("mnist", include_user=False)]
+        picks = [next(n for n in names if n.startswith(prefix)) for prefix in ("natural", "l1_", "adv_")]
+        models = [load_zoo_model("mnist", name)[0].eval() for name in picks]
+        source = "zoo mnist " + ", ".join(picks)
+    except Exception:  # noqa: BLE001 - no zoo yet: random weights cost the same time
+        torch.manual_seed(0)
+        models = [MadryCNN().eval() for _ in range(3)]
+    rng = np.random.default_rng(0)
+    times = []
+    for repeat in range(repeats + 1):
+        image = rng.random((1, 1, 28, 28), dtype=np.float32)
+        start = time.perf_counter()
+        for model in models:
+            saliency.explain(model, image, np.array([repeat % 10]), "IG")
+        if repeat:  # the first call warms up torch
+            times.append(time.perf_counter() - start)
+    return times, source
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="measurements per operation")
+    parser.add_argument("--dataset", default="synthetic", help="tabular data set (synthetic needs no files)")
+    parser.add_argument("--switch-rounds", type=int, default=2, help="timed rounds through all pages")
+    args = parser.parse_args()
+
+    executable = driver.chromium_executable()
+    if executable is None:
+        sys.exit("Debian's chromium is not installed: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    pages = driver.discover_pages()
+    tabular = driver.page_by_prefix(pages, "Tabular")
+    saliency_page = driver.page_by_prefix(pages, "Saliency")
+    rows, notes = [], []
+    with tempfile.TemporaryDirectory(prefix="advex_bench_") as scratch, sync_playwright() as playwright:
+        scratch_dir = Path(scratch)
+        env = {"ADVEX_CACHE_DIR": str(scratch_dir / "cache")}
+        browser = driver.launch_chromium(playwright, executable)
+        try:
+            rows.append(median_row("first render", time_first_render(browser, min(args.repeats, 3), env, scratch_dir)))
+            with driver.StreamlitServer(env=env, log_path=scratch_dir / "server.log") as server:
+                server.wait_healthy(timeout=90)
+                page = driver.new_tracked_page(browser)
+                if tabular is not None:
+                    fresh, cached = time_tabular(page, server, tabular.url_path, args.dataset, args.repeats)
+                    rows.append(median_row(f"tabular slider (new eps): {args.dataset}", fresh))
+                    rows.append(median_row(f"tabular slider (cached eps): {args.dataset}", cached))
+                else:
+                    notes.append("no Tabular explorer page: slider not timed")
+                if saliency_page is not None:
+                    in_page = time_saliency_page(page, server, saliency_page.url_path, args.repeats)
+                    if in_page:
+                        rows.append(median_row("saliency in page (3 models)", in_page))
+                    else:
+                        notes.append("Saliency page shows no test-image picker (no image models in the zoo): "
+                                     "only the functions behind it are timed")
+                switches = time_page_switches(page, server, pages, args.switch_rounds)
+                everything = [t for values in switches.values() for t in values]
+                rows.append(median_row("page switch: all pages", everything))
+                rows += [median_row(f"page switch: to {title}", values) for title, values in switches.items()]
+                page.context.close()
+        finally:
+            browser.close()
+    functions, source = time_saliency_functions(args.repeats)
+    rows.append(median_row("saliency functions (3 models)", functions))
+    notes.append(f"saliency functions: {source}, torch threads {__import__('torch').get_num_threads()}")
+
+    print(f"advex dashboard benchmark: {os.cpu_count()} CPUs visible, Chromium {executable}")
+    print(f"{'operation':48s} {'n':>3s} {'median s':>9s} {'target s':>9s}  verdict")
+    for name, count, middle, target, verdict in rows:
+        print(f"{name:48s} {count:3d} {middle:9.3f} {target:9.2f}  {verdict}")
+    for note in notes:
+        print(f"note: {note}")
+
+
+if __name__ == "__main__":
+    main()

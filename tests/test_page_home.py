@@ -1,0 +1,48 @@
+"""AppTest of the home page: the paper's claims linked to their views, device, data sets, zoo models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from test_app_models import build_tiny_zoo
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGES = {"pages/1_Tabular_explorer.py", "pages/2_Saliency_maps.py", "pages/3_Train_a_model.py",
+         "pages/4_Trade-offs.py", "pages/5_Theory.py", "pages/6_Stability.py"}
+
+
+def test_home_links_every_view_and_lists_models(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVEX_ZOO_DIR", str(build_tiny_zoo(tmp_path / "zoo")))
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception and not at.error
+    links = {link.proto.page for link in at.get("page_link")}  # URL paths: "Tabular_explorer", ...
+    assert {Path(p).stem.split("_", 1)[1] for p in PAGES} == links
+    assert any("Theorem 3.1" in m.value for m in at.markdown)
+    assert any("Computing on: **CPU" in m.value or "Computing on: **GPU" in m.value for m in at.markdown)
+    zoo = at.dataframe[1].value
+    assert set(zoo["model"]) == {"natural", "l1_0.01", "adv_0.1", "adv_0.3"}
+
+
+def test_home_says_how_to_get_missing_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVEX_DATA_DIR", str(tmp_path / "no-data"))
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ADVEX_ZOO_DIR", str(tmp_path / "no-zoo"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    datasets = at.dataframe[0].value.set_index("data set")
+    assert datasets.loc["mnist", "available"] == "no" and datasets.loc["synthetic", "available"].startswith("yes")
+    assert any("advex data fetch mnist" in c.value for c in at.caption)
+    assert any("advex zoo build" in i.value or "advex train" in i.value for i in at.info)
+
+
+def test_presentation_mode_follows_the_user_across_pages(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.sidebar.toggle[0].set_value(True).run()
+    assert at.query_params["present"] == ["1"] or at.query_params["present"] == "1"
+    at.switch_page("pages/1_Tabular_explorer.py").run()
+    assert at.sidebar.toggle[0].value is True
+    assert not at.exception

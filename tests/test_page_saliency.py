@@ -1,0 +1,138 @@
+"""AppTest of the Saliency page on a tiny zoo: maps and Ginis, eps moves the numbers, uploads, bad files."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from test_app_models import build_tiny_zoo, tiny_model
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/2_Saliency_maps.py"
+
+
+@pytest.fixture()
+def zoo(tmp_path, monkeypatch):
+    root = build_tiny_zoo(tmp_path / "zoo")
+    monkeypatch.setenv("ADVEX_ZOO_DIR", str(root))
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ADVEX_DATA_DIR", str(tmp_path / "no-data"))
+    return root
+
+
+def open_page(**params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page(PAGE)
+    for key, value in params.items():
+        at.query_params[key] = str(value)
+    return at.run()
+
+
+def ginis(at: AppTest) -> dict[str, float]:
+    return {m.label: float(m.value) for m in at.metric}
+
+
+def test_three_models_side_by_side_with_gini_and_probability(zoo):
+    at = open_page()
+    assert not at.exception and not at.error
+    values = ginis(at)
+    assert list(values) == ["Gini, natural", "Gini, l1-regularized lambda=0.01", "Gini, adversarial eps=0.3"]
+    assert all(0 < v < 1 for v in values.values())
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_eps_slider_swaps_the_adversarial_model_and_its_gini(zoo):
+    at = open_page()
+    before = ginis(at)
+    at.select_slider(key="eps").set_value("0.1").run()
+    after = ginis(at)
+    assert "Gini, adversarial eps=0.1" in after
+    assert after["Gini, adversarial eps=0.1"] != before["Gini, adversarial eps=0.3"]
+    assert after["Gini, natural"] == before["Gini, natural"]
+
+
+def test_test_image_from_the_link_and_class_navigation(zoo):
+    at = open_page(image=13, pick="class")
+    assert at.number_input(key="image").value == 13
+    at.selectbox(key="pick_class").set_value(4).run()
+    at.button[0].click().run()
+    assert at.number_input(key="image").value == 14  # the sample's labels are index % 10
+    assert not at.exception
+
+
+def test_misclassified_pick_lists_mistakes(zoo):
+    at = open_page(pick="misclassified")
+    assert not at.exception
+    options = at.selectbox(key="wrong_pick").options
+    assert len(options) > 0 and options[0].startswith("#")
+
+
+def test_gallery_and_deepshap(zoo):
+    at = open_page(source="gallery", n=3, method="SHAP")
+    assert not at.exception and not at.error
+    assert all(label.startswith("mean Gini") for label in ginis(at))
+    table = at.get("plotly_chart")
+    assert len(table) == 1
+
+
+def test_keep_top_mass_reports_the_share_of_pixels(zoo):
+    at = open_page(keep=50)
+    assert not at.exception
+    caption = next(c.value for c in at.caption if c.value.startswith("Pixels needed for 50%"))
+    assert caption.count("%") == 4
+
+
+def png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_upload_is_converted_previewed_and_explained(zoo):
+    at = open_page(source="upload")
+    picture = np.full((64, 64), 255, dtype=np.uint8)
+    picture[16:48, 30:34] = 0
+    at.file_uploader(key="upload").upload("one.png", png(picture), "image/png").run()
+    assert not at.exception and not at.error
+    assert len(at.image) == 1  # the visible preview of the converted input
+    assert len(ginis(at)) == 3
+
+
+def test_an_upload_that_is_not_an_image_is_a_message(zoo):
+    at = open_page(source="upload")
+    at.file_uploader(key="upload").upload("paper.png", b"%PDF-1.4 not an image", "image/png").run()
+    assert not at.exception
+    assert any("not an image" in e.value for e in at.error)
+
+
+def test_a_corrupt_user_model_is_reported_and_the_others_still_show(zoo):
+    from advex.models.io import save_model
+    from advex.zoo import user_models_dir
+
+    stem = user_models_dir() / "mnist" / "adv_0.2"
+    weights = save_model(tiny_model(5), stem, {"name": "adv_0.2", "dataset": "mnist", "mode": "adv", "eps": 0.2})
+    Path(weights).write_bytes(b"garbage" * 100)
+    at = open_page(eps="0.2")
+    assert not at.exception
+    assert any("adversarial eps=0.2 (yours)" in e.value and "corrupt" in e.value for e in at.error)
+    assert set(ginis(at)) == {"Gini, natural", "Gini, l1-regularized lambda=0.01"}
+
+
+def test_impossible_eps_in_the_link_is_a_warning(zoo):
+    at = open_page(eps="7")
+    assert not at.exception
+    assert any("`eps` was ignored" in w.value for w in at.warning)
+    assert len(ginis(at)) == 3
+
+
+def test_no_models_explains_how_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVEX_ZOO_DIR", str(tmp_path / "empty-zoo"))
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    at = open_page()
+    assert not at.exception
+    assert any("advex zoo build" in i.value for i in at.info)

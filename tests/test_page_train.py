@@ -1,0 +1,71 @@
+"""AppTest of the Train page: a job is queued, shows progress, and its model is listed when done."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def open_page(**params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page("pages/3_Train_a_model.py")
+    for key, value in params.items():
+        at.query_params[key] = str(value)
+    return at.run()
+
+
+def fake_mnist(tmp_path: Path) -> Path:
+    """A data folder with tiny IDX files in the real MNIST format (60 train, 20 test images)."""
+    import gzip
+    import struct
+
+    folder = tmp_path / "data" / "mnist"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 60), ("t10k", 20)):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(
+            gzip.compress(struct.pack(">IIII", 0x803, n, 28, 28) + images.tobytes()))
+        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(
+            gzip.compress(struct.pack(">II", 0x801, n) + labels.tobytes()))
+    return tmp_path / "data"
+
+
+def test_a_training_job_runs_and_its_model_appears(tmp_path, monkeypatch):
+    from advex.dashboard import models, training
+
+    monkeypatch.setenv("ADVEX_DATA_DIR", str(fake_mnist(tmp_path)))
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ADVEX_ZOO_DIR", str(tmp_path / "no-zoo"))
+    monkeypatch.setattr(training, "GINI_IMAGES", 2)
+    monkeypatch.setattr(training, "ROBUST_IMAGES", 4)
+    at = open_page(mode="natural")
+    assert not at.exception and not at.error
+    at.number_input(key="steps").set_value(2)
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert at.subheader[0].value.startswith("Job ")
+    queue = training.server_queue()
+    job = queue.jobs(at.session_state["advex_owner"])[0]
+    deadline = time.time() + 120
+    while job.active and time.time() < deadline:
+        time.sleep(0.2)
+    assert job.status == "done", job.error
+    at.run()
+    assert not at.exception
+    assert any(job.result["name"] in s.value for s in at.success)
+    assert [c["name"] for c in models.cards("mnist")] == [job.result["name"]]
+
+
+def test_an_impossible_eps_in_the_link_is_a_warning_and_no_data_is_explained(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVEX_DATA_DIR", str(tmp_path / "no-data"))
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    at = open_page(eps="5")
+    assert not at.exception
+    assert any("advex data fetch mnist" in e.value for e in at.error)
