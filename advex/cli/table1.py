@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 from tqdm import tqdm
 
+from advex.experiments.image_eval import DEFAULT_N_IMAGES, image_table1_rows
 from advex.experiments.table1 import IMAGE_DATASETS, TABULAR_SETTINGS, format_table, tabular_table1_rows
 from advex.models.io import atomic_write_json
 
@@ -19,7 +20,7 @@ def table1(
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the rows as a JSON list to this file."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data directory (default: $ADVEX_DATA_DIR, then the cache)."),
     seed: int = typer.Option(0, help="Seed of the train/test split and of training."),
-    n_images: int = typer.Option(200, help="Image data sets: test images per mean Gini."),
+    n_images: int = typer.Option(DEFAULT_N_IMAGES, help="Image data sets: test images per mean Gini (IG and DeepSHAP)."),
     retrain: bool = typer.Option(False, "--retrain", help="Image data sets: train afresh instead of using the zoo."),
     feat_trans: bool = typer.Option(False, "--feat-trans", help="Tabular: translate features per Assumption FEAT-TRANS (Section 2)."),
 ) -> None:
@@ -37,9 +38,9 @@ def table1(
                     name, data_dir=data_dir, seed=seed, feat_trans=feat_trans, progress=bar.set_postfix_str
                 )
             else:
-                from advex.experiments.image_eval import image_table1_rows
-
-                rows += image_table1_rows(name, n_images=n_images, retrain=retrain, data_dir=data_dir, seed=seed)
+                rows += image_table1_rows(
+                    name, n_images=n_images, retrain=retrain, data_dir=data_dir, seed=seed, progress=bar.set_postfix_str
+                )
     typer.echo(format_table(rows))
     if json_path is not None:
         atomic_write_json(json_path, rows)
