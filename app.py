@@ -3,6 +3,7 @@
 import streamlit as st
 
 from advex.dashboard import home
+from advex.dashboard.downloads import table_download
 from advex.dashboard.layout import PAPER, page_setup
 from advex.dashboard.safe import safe_section
 
@@ -22,13 +23,18 @@ with safe_section("Compute device"):
     st.markdown(f"Computing on: **{home.device_text()}**")
 
 with safe_section("Data sets"):
-    st.dataframe(home.datasets_frame(), hide_index=True)
+    datasets = home.datasets_frame()
+    st.dataframe(datasets, hide_index=True)
+    table_download(datasets, "advex_datasets", key="datasets")
     for name, hint in home.missing_data_hints().items():
         st.caption(f"{name} is missing: {hint}.")
 
 with safe_section("Model zoo"):
+    for problem in home.broken_model_files():
+        st.warning(problem, icon=":material/broken_image:")
     zoo = home.zoo_frame()
     if zoo.empty:
         st.info(home.ZOO_EMPTY_HINT)
     else:
         st.dataframe(zoo, hide_index=True)
+        table_download(zoo, "advex_models", key="zoo")

@@ -22,6 +22,7 @@ clean accuracy on the shipped sample (so a fresh install can check the weights).
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import time
@@ -166,7 +167,9 @@ def mean_gini_attributions(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X
                            batch_size: int = 100) -> dict:
     """Mean Gini (eq. I.67) of IG (eq. 13, zero baseline, ``IG_STEPS``) and DeepSHAP attributions of the true class.
 
-    DeepSHAP uses ``SHAP_BACKGROUND`` seeded training images as background. A method that fails
+    DeepSHAP uses ``SHAP_BACKGROUND`` seeded training images as background and runs in float64: its
+    softmax decomposition ``1 / sum_j exp(z_j - z_k)`` overflows float32 for confident models (logit
+    gaps above ~88 give inf, then NaN attributions). A method that fails
     (e.g. shap or captum missing) is reported as an error string instead of a number.
     """
     from advex.metrics.gini import gini
@@ -185,11 +188,13 @@ def mean_gini_attributions(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X
     try:
         from advex.attribution.deep_shap import deep_shap, default_background
 
-        background = default_background(X_train, n=SHAP_BACKGROUND, seed=0).to(X.device)
-        values = [gini(deep_shap(model, X[i : i + batch_size], y[i : i + batch_size], background)
+        background = default_background(X_train, n=SHAP_BACKGROUND, seed=0).to(X.device, torch.float64)
+        model64, X64 = copy.deepcopy(model).double(), X.double()
+        values = [gini(deep_shap(model64, X64[i : i + batch_size], y[i : i + batch_size], background)
                        .reshape(len(X[i : i + batch_size]), -1).detach().cpu().numpy())
                   for i in range(0, len(X), batch_size)]
         result["shap"] = float(np.nanmean(np.concatenate(values)))
+        result["shap_dtype"] = "float64"
     except Exception as err:  # noqa: BLE001
         result["shap_error"] = f"{type(err).__name__}: {err}"
     return result
@@ -253,13 +258,7 @@ def build_zoo_model(dataset: str, entry: ZooEntry, out_dir: Path, protocol: str 
                        "accuracy": acc})
     card["robust_accuracy"] = robust
     card["test_examples"] = int(len(y_test))
-    n = min(gini_images, len(y_test))
-    X_gini = torch.as_tensor(X_test[:n], device=device)
-    y_gini = torch.as_tensor(y_test[:n], device=device)
-    gini_started = time.time()
-    card["gini"] = {**mean_gini_attributions(stored, X_gini, y_gini, data.X_train),
-                    "images": f"first {n} test images", "device": describe_device(device),
-                    "seconds": round(time.time() - gini_started, 1)}
+    card["gini"] = card_gini(stored, data, gini_images, device)
     sample_index = select_sample(data.y_test, seed=0)
     cpu_model, _ = load_model(stem)
     card["sample_accuracy"] = evaluate_clean(cpu_model, data.X_test[sample_index], data.y_test[sample_index])
@@ -267,6 +266,37 @@ def build_zoo_model(dataset: str, entry: ZooEntry, out_dir: Path, protocol: str 
     card["wall_time_s"] = round(time.time() - started, 1)
     update_card(stem, card)
     return read_card(stem)
+
+
+def card_gini(model: nn.Module, data, gini_images: int, device: torch.device) -> dict:
+    """The card's ``gini`` entry: :func:`mean_gini_attributions` on the first ``gini_images`` test images."""
+    n = min(gini_images, len(data.y_test))
+    X = torch.as_tensor(data.X_test[:n], device=device)
+    y = torch.as_tensor(data.y_test[:n], device=device)
+    started = time.time()
+    return {**mean_gini_attributions(model, X, y, data.X_train), "images": f"first {n} test images",
+            "device": describe_device(device), "seconds": round(time.time() - started, 1)}
+
+
+def refresh_gini(dataset: str, names: tuple[str, ...] | None = None, out_dir: str | Path | None = None,
+                 device: str | None = None, data_dir: str | None = None, gini_images: int = GINI_IMAGES,
+                 seed: int = 0, log: Callable[[str], None] = print) -> list[dict]:
+    """Recompute the ``gini`` entry of stored zoo cards from their weights (no training); return the cards."""
+    from advex.data.images import load_image_dataset
+
+    out_dir = Path(out_dir) if out_dir is not None else zoo_dir()
+    device = torch.device(device) if device else default_device()
+    data = load_image_dataset(dataset, data_dir=data_dir, seed=seed)
+    cards = []
+    for card in _cards_in(out_dir, "zoo", dataset):
+        if names and card["name"] not in names:
+            continue
+        model, _ = load_model(card["stem"], map_location=device)
+        update_card(Path(card["stem"]), {"gini": card_gini(model, data, gini_images, device)})
+        cards.append(read_card(Path(card["stem"])))
+        log(_summary(cards[-1]))
+    write_index(out_dir)
+    return cards
 
 
 def update_card(stem: Path, changes: dict) -> None:

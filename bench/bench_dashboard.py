@@ -7,16 +7,16 @@ charts <= 1 s; a saliency map (IG, 50 steps, one image, three models) <= 0.5 s; 
 What is timed (medians printed):
 - first render: process start -> health endpoint -> home page's title visible and its first run ended
   (a fresh server each repeat; Chromium is already running);
-- tabular slider: key press on the eps slider -> end of the rerun it caused (the metric and charts are
-  updated when the run ends), on a new eps each time (the adversarial model is trained) and on an eps seen
-  before (cached);
-- page switch: click on a sidebar link -> end of the new page's run, after one warm-up visit of every page;
-- saliency: on the Saliency page (when the zoo has image models) a click on "test image +" -> end of the run
-  (IG of a new image through three models); always also the advex functions behind it
+- tabular slider: key press on the eps slider -> the run has ended and the page shows the new eps in the
+  adversarial column and in the Feature Impact chart's title; on a new eps each time (the adversarial model
+  is trained) and on an eps seen before (cached);
+- page switch: click on a sidebar link -> the new page's run has ended and its title replaced the old one,
+  after one warm-up visit of every page;
+- saliency: on the Saliency page (when the zoo has image models) a click on "test image +" -> the run's
+  end reaches the page (IG of a new image through three models); always also the advex functions behind it
   (``advex.dashboard.saliency.explain``, IG 50 steps, one image, three models; zoo models, else random
   MadryCNNs: the time does not depend on the weights).
-Latencies are measured in the page's clock (key press / click event -> ``data-test-script-state`` back to
-"notRunning"). Run: ``python bench/bench_dashboard.py [--repeats 5] [--dataset synthetic]``.
+Latencies are measured in the page's clock (see ``tests/browser/dashboard_driver.py``). Run: ``python bench/bench_dashboard.py [--repeats 5] [--dataset synthetic]``.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def time_first_render(browser, repeats: int, env: dict[str, str], log_dir: Path)
             server.wait_healthy(timeout=90)
             page.goto(server.url(), wait_until="domcontentloaded")
             page.locator("h1").first.wait_for(state="visible", timeout=90_000)
-            driver.wait_settled(page, 0, timeout=90, quiet_ms=0)
+            driver.wait_settled(page, 0, timeout=90)
             times.append(time.perf_counter() - server.started_at)
         finally:
             page.context.close()
@@ -67,8 +67,11 @@ def time_tabular(page, server, tabular_path: str, dataset: str, repeats: int) ->
     """eps slider: ArrowRight from 0 onto new values (trains), then ArrowLeft back over them (cached)."""
     label = "eps (l_inf"
     driver.open_page(page, server.url(tabular_path, f"dataset={dataset}&eps=0"), timeout=180)
-    fresh = [driver.move_slider(page, label, "ArrowRight", timeout=120) for _ in range(repeats)]
-    cached = [driver.move_slider(page, label, "ArrowLeft", timeout=120) for _ in range(repeats)]
+    def move(key: str) -> float:
+        return driver.move_slider(page, label, key, timeout=120, checks=driver.tabular_eps_checks)
+
+    fresh = [move("ArrowRight") for _ in range(repeats)]
+    cached = [move("ArrowLeft") for _ in range(repeats)]
     return fresh, cached
 
 
@@ -79,8 +82,9 @@ def time_page_switches(page, server, pages: list[driver.DashboardPage], rounds: 
     for round_ in range(rounds + 1):
         for target in pages[1:] + pages[:1]:
             before = driver.runs_finished(page)
+            title = (page.locator("h1").first.text_content() or "").strip()
             page.locator(f'[data-testid="stSidebarNavLink"][href="{server.url(target.url_path)}"]').first.click()
-            driver.wait_settled(page, before, timeout=300, quiet_ms=200)
+            driver.wait_settled(page, before, timeout=300, checks=driver.title_changed_checks(title))
             if round_ > 0:
                 times[target.title].append(driver.last_interaction_latency(page))
     return times

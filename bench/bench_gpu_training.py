@@ -36,7 +36,7 @@ class UtilizationSampler(threading.Thread):
 
     def __init__(self, interval: float = 0.2) -> None:
         super().__init__(daemon=True)
-        self.interval, self.samples, self._stop = interval, [], threading.Event()
+        self.interval, self.samples, self._halt = interval, [], threading.Event()
         try:
             import pynvml
 
@@ -55,15 +55,15 @@ class UtilizationSampler(threading.Thread):
         return float(out.stdout.split()[0])
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 self.samples.append((time.time(), self._read()))
             except Exception:  # noqa: BLE001 - a missed sample is not fatal
                 pass
-            self._stop.wait(self.interval)
+            self._halt.wait(self.interval)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=5)
 
 

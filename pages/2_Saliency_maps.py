@@ -1,9 +1,8 @@
 """Saliency maps: natural, l1 and adversarial models explain the same image (Figure 1, J.6-J.10)."""
 
-import numpy as np
 import streamlit as st
 
-from advex.dashboard import models, saliency, url_state
+from advex.dashboard import url_state
 from advex.dashboard import saliency_view as view
 from advex.dashboard.downloads import show_figure, table_download
 from advex.dashboard.layout import dataset_credit, page_setup

@@ -26,11 +26,11 @@ with safe_section("New training job"):
     if not datasets:
         st.error("No image data set is available on this server. To get MNIST: " + how_to_get("mnist") + ".")
     else:
-        url_state.check_choice("dataset", datasets)
+        url_state.check_choice("train_data", datasets)
         url_state.check_choice("mode", training.MODES)
-        url_state.check_float("eps", 0.0, 1.0)
+        url_state.check_float("train_eps", 0.0, 1.0)
         top = st.columns(3)
-        dataset = top[0].selectbox("Data set", datasets, key="dataset", bind=url_state.BIND)
+        dataset = top[0].selectbox("Data set", datasets, key="train_data", bind=url_state.BIND)
         mode = top[1].radio("Mode", training.MODES, horizontal=True, key="mode", bind=url_state.BIND,
                             help="natural; l1: natural plus lambda times the l1 norm of all weights; "
                                  "adv: l_inf(eps) PGD adversarial training")
@@ -38,8 +38,8 @@ with safe_section("New training job"):
                                 help="fast: larger batches, fewer steps, eps ramp-up; paper: exactly Appendix J.1")
         row = st.columns(3)
         eps = row[0].number_input("eps (pixels in [0, 1])", 0.0, 1.0, 0.3 if dataset == "mnist" else 0.1, 0.01,
-                                  key="eps", bind=url_state.BIND, disabled=mode != "adv")
-        lam = row[1].number_input("lambda", 0.0, 10.0, 0.01, 0.001, format="%.4f", key="lam", disabled=mode != "l1")
+                                  key="train_eps", bind=url_state.BIND, disabled=mode != "adv")
+        lam = row[1].number_input("lambda", 0.0, 10.0, 0.01, 0.001, format="%.4f", key="train_lam", disabled=mode != "l1")
         steps = row[2].number_input("steps (0: the protocol's)", 0, training.MAX_STEPS, 300, 100, key="steps",
                                     help="A few hundred steps give a usable model in minutes on a CPU.")
         if st.button("Start training", type="primary", icon=":material/play_arrow:"):
@@ -81,7 +81,7 @@ def show_job() -> None:
         st.success(f"Saved as **{job.result['name']}**: clean accuracy {job.result.get('clean_accuracy', 0):.2%}. "
                    "It is listed in the other views now.")
         st.page_link("pages/2_Saliency_maps.py", label="See its saliency maps", icon=":material/image:",
-                     query_params={"dataset": s["dataset"]})
+                     query_params={"images": s["dataset"]})
     if job.log:
         frame = training.log_frame(job)
         left, right = st.columns(2)

@@ -5,9 +5,10 @@ import streamlit as st
 from advex.dashboard import models, tradeoffs, url_state
 from advex.dashboard.downloads import show_figure, table_download
 from advex.dashboard.layout import page_setup
-from advex.dashboard.plots import accuracy_vs_gini, pointwise_dg_boxes, style
+from advex.dashboard.plots import style
 from advex.dashboard.safe import safe_section
 from advex.data.paths import available_datasets
+from advex.experiments.figures import figure2_plotly, figure3_plotly
 
 presenting = page_setup("Trade-offs", ":material/balance:")
 st.title("Trade-offs: accuracy vs sparseness")
@@ -18,11 +19,11 @@ st.markdown(
 )
 
 image_datasets = models.image_datasets_with_models()
+present = available_datasets()
+tabular_names = [name for name in tradeoffs.TABULAR_SETTINGS if present.get(name)]
 
 with safe_section("Table 1"):
     st.subheader("Table 1: measured and in the paper")
-    present = available_datasets()
-    tabular_names = [name for name in tradeoffs.TABULAR_SETTINGS if present.get(name)]
     missing = [name for name in tradeoffs.TABULAR_SETTINGS if not present.get(name)]
     table = tradeoffs.table1_frame(image_datasets, tabular_names)
     if missing:
@@ -35,12 +36,15 @@ with safe_section("Table 1"):
 
 with safe_section("Figure 3"):
     st.subheader("Figure 3: accuracy vs mean Gini over eps and lambda")
-    frame = tradeoffs.figure3_frame(models.cards())
+    with_tabular = st.toggle("Include the tabular data sets", value=True, key="fig3_tabular",
+                             help=f"Logistic models over eps {tradeoffs.TABULAR_EPS_GRID} and lambda "
+                                  f"{tradeoffs.TABULAR_LAM_GRID}, trained once per server.")
+    with st.spinner("Training the tabular curves"):
+        frame = tradeoffs.figure3_frame(models.cards(), tabular_names if with_tabular else [])
     if frame.empty:
         st.info("No model card has both accuracy and mean Gini yet: rebuild the zoo or train a model.")
     else:
-        fig = style(accuracy_vs_gini(frame, "Accuracy vs attribution sparseness (A = adversarial, L = l1)"),
-                    presenting, height=460)
+        fig = style(figure3_plotly(frame), presenting, height=460)
         show_figure(fig, "figure3_accuracy_vs_gini", key="fig3")
         table_download(frame, "figure3_accuracy_vs_gini", key="fig3")
 
@@ -68,7 +72,6 @@ with safe_section("Figure 2"):
             import pandas as pd
 
             points = pd.concat(parts, ignore_index=True)
-            fig = style(pointwise_dg_boxes(points, "Pointwise dG of a- and l-models (eqs. 19-20)"), presenting,
-                        height=460)
+            fig = style(figure2_plotly(points), presenting, height=460)
             show_figure(fig, "figure2_pointwise_dG", key="fig2")
             table_download(points, "figure2_pointwise_dG", key="fig2")

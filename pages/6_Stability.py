@@ -53,15 +53,15 @@ with safe_section("Stability curves"):
         if not datasets:
             st.info("No image models yet: rebuild the zoo (`advex zoo build`) or train one on *Train a model*.")
         else:
-            url_state.check_choice("dataset", datasets)
+            url_state.check_choice("images", datasets)
             columns = st.columns(3)
-            dataset = columns[0].selectbox("Data set", datasets, key="dataset", bind=url_state.BIND)
+            dataset = columns[0].selectbox("Data set", datasets, key="images", bind=url_state.BIND)
             cards = models.cards(dataset)
             eps_labels = [f"{v:g}" for v in models.setting_values(cards, "adv")] or ["0"]
-            url_state.check_choice("eps", eps_labels)
+            url_state.check_choice("zoo_eps", eps_labels)
             eps = float(columns[1].select_slider("eps of the adversarial model", eps_labels, value=eps_labels[-1],
-                                                 key="eps", bind=url_state.BIND))
-            n_images = columns[2].slider("test images", 1, 16, stability.IMAGE_ATTACK.n_examples, key="n",
+                                                 key="zoo_eps", bind=url_state.BIND))
+            n_images = columns[2].slider("test images", 1, 16, stability.IMAGE_ATTACK.n_examples, key="attacked",
                                          bind=url_state.BIND)
             settings = stability.IMAGE_ATTACK
             chosen = models.triplet(cards, eps, 0.01)

@@ -223,3 +223,68 @@ def test_impossible_tabular_settings_are_refused(eps, lam):
 
     with pytest.raises(AdvexError, match="choose a value between"):
         tabular.comparison(tabular.dataset("synthetic"), eps, lam)
+
+
+def test_deepshap_leaves_the_shared_model_untouched():
+    """shap hooks the modules it explains; the dashboard must run it on a private copy."""
+    import torch
+
+    from advex.dashboard.saliency import explain
+    from advex.models.cnn import MadryCNN
+
+    torch.manual_seed(0)
+    model = MadryCNN(hidden=16).eval()
+    keys = set(model.state_dict())
+    x = np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32)
+    before = explain(model, x, np.array([1, 2]), "IG")
+    shap_maps = explain(model, x, np.array([1, 2]), "SHAP", background=torch.rand(8, 1, 28, 28))
+    assert set(model.state_dict()) == keys
+    assert not any(hasattr(m, "x") or hasattr(m, "y") for m in model.modules())
+    assert all(m._forward_hooks == {} and m._backward_hooks == {} for m in model.modules())
+    after = explain(model, x, np.array([1, 2]), "IG")
+    np.testing.assert_array_equal(before[0].attribution, after[0].attribution)
+    assert shap_maps[0].attribution.shape == (1, 28, 28)
+
+
+def test_warm_up_fills_the_shared_caches(tmp_path, monkeypatch):
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from test_app_models import build_tiny_zoo
+
+    from advex.dashboard import models, tabular
+    from advex.dashboard.warmup import warm_up
+
+    monkeypatch.setenv("ADVEX_ZOO_DIR", str(build_tiny_zoo(tmp_path / "zoo")))
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ADVEX_DATA_DIR", str(tmp_path / "no-data"))
+    models.MODELS.clear()
+    warm_up()
+    assert tabular.is_cached(tabular.dataset("synthetic"), 0.1, 0.02)
+    assert len(models.MODELS) == 3  # natural, l1 and adversarial of the tiny zoo
+
+
+def test_feature_impact_bars_follow_the_natural_models_order_as_in_figure_j4():
+    from advex.dashboard import tabular
+    from advex.dashboard.plots import feature_impact_bars
+    from advex.experiments.tabular import feature_impact_frame
+
+    result = tabular.comparison(tabular.dataset("synthetic"), 0.1, 0.02)
+    fig = feature_impact_bars(feature_impact_frame(result), "FI")
+    natural = dict(zip(fig.data[0].x, fig.data[0].y))
+    assert [trace.name for trace in fig.data] == ["natural", "l1-regularized", "adversarial"]
+    assert list(fig.data[0].x) == sorted(natural, key=natural.get, reverse=True)
+    expected = result.results["a"].feature_impact
+    assert dict(zip(fig.data[2].x, fig.data[2].y)) == pytest.approx(expected.to_dict())
+
+
+def test_saliency_grid_blanks_pixels_outside_the_mask_and_centres_signed_maps():
+    from advex.dashboard.plots import saliency_grid
+
+    image = np.zeros((1, 4, 4))
+    maps = [[np.arange(16.0).reshape(4, 4) - 4, np.ones((4, 4))]]
+    masks = [[top_mass_mask(maps[0][0], 0.5), np.ones((4, 4), dtype=bool)]]
+    fig = saliency_grid([image], ["n", "a"], maps, [["n", "a"]], ["#0"], signed=True, overlay=False, masks=masks)
+    first_map = np.array(fig.data[1].z, dtype=float)
+    assert np.isnan(first_map[~masks[0][0]]).all() and not np.isnan(first_map[masks[0][0]]).any()
+    assert fig.data[1].zmin == -fig.data[1].zmax == -11  # symmetric about 0, the row's largest |value|

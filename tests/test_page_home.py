@@ -46,3 +46,17 @@ def test_presentation_mode_follows_the_user_across_pages(tmp_path, monkeypatch):
     at.switch_page("pages/1_Tabular_explorer.py").run()
     assert at.sidebar.toggle[0].value is True
     assert not at.exception
+
+
+def test_a_corrupt_model_card_in_the_user_folder_is_a_warning(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVEX_ZOO_DIR", str(build_tiny_zoo(tmp_path / "zoo")))
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    from advex.zoo import user_models_dir
+
+    broken = user_models_dir() / "mnist" / "mine.json"
+    broken.parent.mkdir(parents=True)
+    broken.write_text("{not json")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert any("mine.json is not valid JSON" in w.value and "re-train" in w.value for w in at.warning)
+    assert len(at.dataframe[1].value) == 4  # the zoo's models are still listed

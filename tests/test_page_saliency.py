@@ -49,7 +49,7 @@ def test_three_models_side_by_side_with_gini_and_probability(zoo):
 def test_eps_slider_swaps_the_adversarial_model_and_its_gini(zoo):
     at = open_page()
     before = ginis(at)
-    at.select_slider(key="eps").set_value("0.1").run()
+    at.select_slider(key="zoo_eps").set_value("0.1").run()
     after = ginis(at)
     assert "Gini, adversarial eps=0.1" in after
     assert after["Gini, adversarial eps=0.1"] != before["Gini, adversarial eps=0.3"]
@@ -117,16 +117,16 @@ def test_a_corrupt_user_model_is_reported_and_the_others_still_show(zoo):
     stem = user_models_dir() / "mnist" / "adv_0.2"
     weights = save_model(tiny_model(5), stem, {"name": "adv_0.2", "dataset": "mnist", "mode": "adv", "eps": 0.2})
     Path(weights).write_bytes(b"garbage" * 100)
-    at = open_page(eps="0.2")
+    at = open_page(zoo_eps="0.2")
     assert not at.exception
     assert any("adversarial eps=0.2 (yours)" in e.value and "corrupt" in e.value for e in at.error)
     assert set(ginis(at)) == {"Gini, natural", "Gini, l1-regularized lambda=0.01"}
 
 
 def test_impossible_eps_in_the_link_is_a_warning(zoo):
-    at = open_page(eps="7")
+    at = open_page(zoo_eps="7")
     assert not at.exception
-    assert any("`eps` was ignored" in w.value for w in at.warning)
+    assert any("`zoo_eps` was ignored" in w.value for w in at.warning)
     assert len(ginis(at)) == 3
 
 

@@ -42,7 +42,7 @@ def test_image_attack_runs_on_demand(tmp_path, monkeypatch):
     monkeypatch.setenv("ADVEX_ZOO_DIR", str(build_tiny_zoo(tmp_path / "zoo")))
     monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("ADVEX_DATA_DIR", str(tmp_path / "no-data"))
-    at = open_page(domain="images", n=1)
+    at = open_page(domain="images", attacked=1)
     assert not at.exception and not at.metric
     at.button[0].click().run()
     assert not at.exception and not at.error

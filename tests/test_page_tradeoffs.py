@@ -57,3 +57,19 @@ def test_tabular_rows_are_trained_live_when_the_data_is_there(tmp_path, monkeypa
     table = at.dataframe[0].value.set_index(["dataset", "model"])
     mushroom = table.loc[("mushroom", "a (eps = 0.1)")]
     assert mushroom["source"] == "trained live" and mushroom["dG"] > 0
+
+
+def test_figure3_tabular_curves_start_at_the_natural_model(data_dir, monkeypatch):
+    if not (data_dir / "spambase").is_dir():
+        pytest.skip("Spambase data missing")
+    from advex.dashboard import tradeoffs
+
+    monkeypatch.setenv("ADVEX_DATA_DIR", str(data_dir))
+    frame = tradeoffs.figure3_frame([], ["spambase"])
+    assert set(frame["line"]) == {"A[IG]", "L[IG]"}
+    for _, line in frame.groupby("line"):
+        assert list(line["param"]) == sorted(line["param"]) and line["param"].iloc[0] == 0.0
+    natural = frame[frame["param"] == 0.0]
+    assert natural["mean_gini"].nunique() == 1  # one natural model starts both curves
+    adversarial = frame[(frame["line"] == "A[IG]") & (frame["param"] == 0.1)]
+    assert adversarial["mean_gini"].iloc[0] > natural["mean_gini"].iloc[0]  # Table 1: dG > 0 at eps = 0.1

@@ -66,10 +66,10 @@ def test_a_training_job_runs_and_its_model_appears(tmp_path, monkeypatch):
 def test_an_impossible_eps_in_the_link_is_a_warning(tmp_path, monkeypatch):
     monkeypatch.setenv("ADVEX_DATA_DIR", str(fake_mnist(tmp_path)))
     monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
-    at = open_page(mode="adv", eps="5")
+    at = open_page(mode="adv", train_eps="5")
     assert not at.exception
-    assert any("`eps` was ignored" in w.value and "outside" in w.value for w in at.warning)
-    assert at.number_input(key="eps").value == 0.3
+    assert any("`train_eps` was ignored" in w.value and "outside" in w.value for w in at.warning)
+    assert at.number_input(key="train_eps").value == 0.3
 
 
 def test_without_image_data_the_page_says_how_to_get_it(tmp_path, monkeypatch):

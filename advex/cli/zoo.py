@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from tqdm import tqdm
 
-from advex.zoo import ZOO_DATASETS, ZOO_ENTRIES, build_zoo, describe_zoo_size, list_models, zoo_dir, zoo_table
+from advex.zoo import ZOO_DATASETS, ZOO_ENTRIES, build_zoo, refresh_gini, describe_zoo_size, list_models, zoo_dir, zoo_table
 
 zoo_app = typer.Typer(help="The pretrained model zoo (pretrained/): list it, rebuild it.", no_args_is_help=True)
 
@@ -48,6 +48,7 @@ def build_command(
     workers: int = typer.Option(1, help="Models trained at once (separate processes; useful on a GPU)."),
     time_budget: Optional[float] = typer.Option(None, help="Seconds after which training stops early (cards say so)."),
     gini_images: int = typer.Option(1000, help="Test images for the mean Gini of IG / DeepSHAP on each card."),
+    gini_only: bool = typer.Option(False, "--gini-only", help="Only recompute the cards' Gini from stored weights."),
     eval_images: Optional[int] = typer.Option(None, help="Evaluate on only this many test images (dry runs)."),
     seed: int = typer.Option(0, help="Seed of the split, initialization, batches and attack noise."),
     device: Optional[str] = typer.Option(None, help="cuda or cpu (default: cuda when available)."),
@@ -55,6 +56,12 @@ def build_command(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data directory (default: $ADVEX_DATA_DIR, then the cache)."),
 ) -> None:
     """Retrain the zoo: train, evaluate (clean, PGD, Gini) and store each model as float16 + card."""
+    if gini_only:
+        for current in dataset:
+            refresh_gini(current, tuple(name) or None, out_dir=out, device=device,
+                         data_dir=str(data_dir) if data_dir else None, gini_images=gini_images, seed=seed,
+                         log=typer.echo)
+        return
     n_models = sum(1 for d in dataset for entry in ZOO_ENTRIES.get(d, ()) if not name or entry.name in name)
     with tqdm(total=n_models, desc="zoo models", unit="model") as bar:
         def log(message: str) -> None:

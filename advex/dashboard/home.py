@@ -85,6 +85,13 @@ def missing_data_hints(data_dir=None) -> dict[str, str]:
     return {name: how_to_get(name) for name, present in available_datasets(data_dir).items() if not present}
 
 
+def broken_model_files() -> list[str]:
+    """What is wrong with each unreadable model card (and how to fix it)."""
+    from advex.dashboard.models import broken_cards
+
+    return broken_cards()
+
+
 def zoo_frame() -> pd.DataFrame:
     """The zoo's and the user folder's models: data set, mode, eps, lambda, accuracies, mean Gini."""
     from advex.dashboard.models import model_table

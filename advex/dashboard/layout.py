@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import streamlit as st
 
 from advex.dashboard.presentation import presentation_toggle
@@ -14,8 +18,39 @@ PAPER = (
 )
 
 
+THREADS_ENV = "ADVEX_TORCH_THREADS"
+_configured = False
+
+
+def configure_compute() -> None:
+    """Once per server process: torch threads, and the cache warm-up (:mod:`advex.dashboard.warmup`).
+
+    Torch uses ``$ADVEX_TORCH_THREADS`` threads per operation (default 1).
+
+    A seminar server runs many sessions at once; one thread per request avoids threads fighting
+    over the cores (measured: IG of three CNNs 0.27 s with 1 thread vs 1.7 s with 2 on a busy
+    2-core machine). Only under ``streamlit run``, so tests and library use keep torch's default.
+    """
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    configured = os.environ.get(THREADS_ENV)
+    under_server = "streamlit" in Path(sys.argv[0]).parts[-2:] or Path(sys.argv[0]).name == "streamlit"
+    under_server = under_server and sys.argv[1:2] == ["run"]
+    if configured or under_server:
+        import torch
+
+        torch.set_num_threads(max(1, int(configured or 1)))
+    if under_server:
+        from advex.dashboard.warmup import start_once
+
+        start_once()
+
+
 def page_setup(title: str, icon: str) -> bool:
     """Configure the page (wide layout), draw the sidebar switch, and return whether presentation mode is on."""
+    configure_compute()
     st.set_page_config(page_title=f"{title} - advex", page_icon=icon, layout="wide")
     presenting = presentation_toggle()
     st.sidebar.caption(f"Paper: {PAPER}.")

@@ -20,7 +20,7 @@ MODES = ("natural", "l1", "adv")
 MODEL_LABEL = {"natural": "natural", "l1": "l1-regularized", "adv": "adversarial"}
 KEY_OF_MODE = {"natural": "n", "l1": "l", "adv": "a"}
 
-MODELS: SharedLRU[nn.Module] = SharedLRU(max_entries=24)
+MODELS: SharedLRU[nn.Module] = SharedLRU(max_entries=12)  # MadryCNN ~13 MB each
 
 
 def cards(dataset: str | None = None) -> list[dict]:
@@ -28,6 +28,21 @@ def cards(dataset: str | None = None) -> list[dict]:
     from advex.zoo import list_models
 
     return list_models(dataset)
+
+
+def broken_cards() -> list[str]:
+    """Messages for model cards in the zoo or the user folder that cannot be read (the listing skips them)."""
+    from advex.models.io import CARD_SUFFIX, read_card
+    from advex.zoo import user_models_dir, zoo_dir
+
+    problems = []
+    for root in (zoo_dir(), user_models_dir()):
+        for card_path in sorted(root.glob(f"*/*{CARD_SUFFIX}")) if root.is_dir() else []:
+            try:
+                read_card(card_path.parent / card_path.name[: -len(CARD_SUFFIX)])
+            except ModelFileError as error:
+                problems.append(str(error))
+    return problems
 
 
 def image_datasets_with_models() -> list[str]:

@@ -34,7 +34,11 @@ def style(fig: go.Figure, presentation: bool = False, height: int | None = None)
 
 
 def color_of(model_label: str) -> str:
-    return MODEL_COLORS.get(model_label, "#8172B2")
+    """The palette colour of a model label such as "adversarial eps=0.3" (matched by its first word)."""
+    for name, color in MODEL_COLORS.items():
+        if model_label.startswith(name.split("-")[0]):
+            return color
+    return "#8172B2"
 
 
 def feature_impact_bars(frame: pd.DataFrame, title: str, models: Iterable[str] | None = None) -> go.Figure:
@@ -77,7 +81,7 @@ def curves(frame: pd.DataFrame, x: str, columns: Iterable[str], title: str, y_ti
     for column in columns:
         if column in frame:
             fig.add_trace(go.Scatter(x=frame[x], y=frame[column], mode="lines+markers", name=column,
-                                     line={"color": MODEL_COLORS.get(column)}))
+                                     line={"color": color_of(str(column))}))
     fig.update_layout(title=title, xaxis_title=x, yaxis_title=y_title)
     return fig
 
@@ -113,7 +117,7 @@ def saliency_grid(
     probability). Signed maps use a diverging scale centred on 0 (red positive, blue negative),
     absolute maps a sequential one; each row shares one colour range so models compare fairly.
     ``overlay`` draws the map translucently over the image; ``masks`` blank the pixels outside the
-    kept share of attribution mass.
+    kept share of attribution mass. The colour bar shows the first row's range.
     """
     from plotly.subplots import make_subplots
 
@@ -121,8 +125,9 @@ def saliency_grid(
     subplot_titles = []
     for r in range(n_rows):
         subplot_titles += [row_titles[r]] + titles[r]
+    height = cell * n_rows + 80
     fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=subplot_titles,
-                        horizontal_spacing=0.02, vertical_spacing=0.12 / max(n_rows, 1))
+                        horizontal_spacing=0.02, vertical_spacing=min(45 / height, 0.3))
     colorscale = "RdBu_r" if signed else "Hot_r"
     for r, image in enumerate(images):
         fig.add_trace(_gray_or_rgb(image), row=r + 1, col=1)
@@ -147,51 +152,6 @@ def saliency_grid(
     for index in range(1, n_rows * n_cols + 1):
         fig.update_yaxes(scaleanchor=f"x{index if index > 1 else ''}", row=(index - 1) // n_cols + 1,
                          col=(index - 1) % n_cols + 1)
-    fig.update_layout(height=cell * n_rows + 80, margin={"l": 10, "r": 10, "t": 60, "b": 10})
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 60, "b": 10})
     return fig
 
-
-CURVE_STYLE = {
-    "A[IG]": {"color": MODEL_COLORS["adversarial"], "dash": "solid"},
-    "A[SH]": {"color": MODEL_COLORS["adversarial"], "dash": "dot"},
-    "L[IG]": {"color": MODEL_COLORS["l1-regularized"], "dash": "solid"},
-    "L[SH]": {"color": MODEL_COLORS["l1-regularized"], "dash": "dot"},
-}
-
-
-def accuracy_vs_gini(frame: pd.DataFrame, title: str) -> go.Figure:
-    """Figure 3: per data set, accuracy against mean Gini for each curve M[A] (one point per eps / lambda)."""
-    from plotly.subplots import make_subplots
-
-    datasets = list(dict.fromkeys(frame["dataset"]))
-    fig = make_subplots(rows=1, cols=max(len(datasets), 1), subplot_titles=datasets, shared_yaxes=False)
-    for col, dataset in enumerate(datasets, start=1):
-        part = frame[frame["dataset"] == dataset]
-        for curve, style_ in CURVE_STYLE.items():
-            points = part[part["curve"] == curve].sort_values("setting")
-            if points.empty:
-                continue
-            setting = "eps" if curve.startswith("A") else "lambda"
-            fig.add_trace(go.Scatter(
-                x=points["mean_gini"], y=points["accuracy"], mode="lines+markers", name=curve,
-                legendgroup=curve, showlegend=col == 1, line={"color": style_["color"], "dash": style_["dash"]},
-                customdata=np.stack([points["setting"], points["model"].astype(str)], axis=1),
-                hovertemplate=f"{curve}<br>{setting}=%{{customdata[0]}} (%{{customdata[1]}})"
-                              "<br>mean Gini=%{x:.3f}<br>accuracy=%{y:.2%}<extra></extra>",
-            ), row=1, col=col)
-        fig.update_xaxes(title_text="mean Gini index", row=1, col=col)
-        fig.update_yaxes(title_text="accuracy", tickformat=".0%", row=1, col=col)
-    fig.update_layout(title=title)
-    return fig
-
-
-def pointwise_dg_boxes(frame: pd.DataFrame, title: str) -> go.Figure:
-    """Figure 2: boxplots of pointwise dG (eqs. 19-20) per data set, attribution method and model type."""
-    fig = go.Figure()
-    for (attr, model), part in frame.groupby(["attr", "model"], sort=False):
-        color = MODEL_COLORS["adversarial"] if model.startswith("a") else MODEL_COLORS["l1-regularized"]
-        fig.add_trace(go.Box(x=part["dataset"] + " " + attr, y=part["dG"], name=f"{model} [{attr}]",
-                             marker_color=color, boxmean=True))
-    fig.add_hline(y=0, line={"color": "gray", "width": 1})
-    fig.update_layout(title=title, boxmode="group", yaxis_title="pointwise dG = G^m(x) - G^n(x)")
-    return fig

@@ -8,6 +8,7 @@ per (models' file versions, image, class, method) for the whole server.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import threading
@@ -39,7 +40,7 @@ class Saliency:
     predicted: int  # the model's predicted class
 
 
-SHAP_LOCK = threading.Lock()  # shap hooks the model's modules: one DeepSHAP run per server at a time
+SHAP_LOCK = threading.Lock()  # DeepSHAP is memory-hungry: one run per server at a time
 RESULTS: SharedLRU[list[Saliency]] = SharedLRU(max_entries=512)
 PREDICTIONS: SharedLRU[np.ndarray] = SharedLRU(max_entries=32)
 
@@ -63,23 +64,14 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor, method: s
         if background is None:
             raise AdvexError("DeepSHAP needs a background sample of training images")
         with SHAP_LOCK:
-            try:
-                return deep_shap(model, x, target, background)
-            finally:
-                strip_shap_leftovers(model)
+            return deep_shap(private_copy(model), x, target, background)
     raise AdvexError(f"unknown attribution method {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def strip_shap_leftovers(model: nn.Module) -> None:
-    """Delete the activations shap's DeepExplainer stores on hooked modules (``x``, ``y``) and leaves behind.
-
-    shap removes them only from children of torch containers; on a shared model they would hold
-    memory and be saved with the weights.
-    """
-    for module in model.modules():
-        for name in ("x", "y"):
-            if isinstance(getattr(module, name, None), torch.Tensor):
-                delattr(module, name)
+def private_copy(model: nn.Module) -> nn.Module:
+    """A copy of a shared model for DeepSHAP: shap hooks the modules it explains (and leaves tensors on
+    them), which would change the gradients of every other session using the same model meanwhile."""
+    return copy.deepcopy(model)
 
 
 def explain(model: nn.Module, x: np.ndarray, target: np.ndarray, method: str,

@@ -55,10 +55,10 @@ def choose_models() -> ViewState | None:
         st.info("No image models found in the zoo or your folder: rebuild the zoo with `advex zoo build`, or "
                 "train one on the *Train a model* page.")
         return None
-    url_state.check_choice("dataset", datasets)
+    url_state.check_choice("images", datasets)
     url_state.check_choice("method", saliency.METHODS)
     top = st.columns([2, 2, 3, 2])
-    dataset = top[0].selectbox("Data set", datasets, key="dataset", bind=url_state.BIND)
+    dataset = top[0].selectbox("Data set", datasets, key="images", bind=url_state.BIND)
     method = top[1].radio("Attribution", list(saliency.METHODS), horizontal=True, key="method", bind=url_state.BIND,
                           help="IG: Integrated Gradients, 50 steps, black baseline (eq. 13). SHAP: DeepSHAP, "
                                "100 training images as background.")
@@ -68,15 +68,15 @@ def choose_models() -> ViewState | None:
     eps = lam = 0.0
     if eps_values:
         labels = [f"{value:g}" for value in eps_values]
-        url_state.check_choice("eps", labels)
+        url_state.check_choice("zoo_eps", labels)
         default = min(labels, key=lambda text: abs(float(text) - 0.3 if dataset == "mnist" else float(text) - 0.1))
-        eps = float(top[2].select_slider("eps of the adversarial model", labels, value=default, key="eps",
+        eps = float(top[2].select_slider("eps of the adversarial model", labels, value=default, key="zoo_eps",
                                          bind=url_state.BIND))
     if lam_values:
         labels = [f"{value:g}" for value in lam_values]
-        url_state.check_choice("lam", labels)
+        url_state.check_choice("zoo_lam", labels)
         default = min(labels, key=lambda text: abs(float(text) - 0.01))
-        lam = float(top[3].selectbox("lambda of the l1 model", labels, index=labels.index(default), key="lam",
+        lam = float(top[3].selectbox("lambda of the l1 model", labels, index=labels.index(default), key="zoo_lam",
                                      bind=url_state.BIND))
     chosen = choose_exact(cards, models.triplet(cards, eps, lam), eps, lam)
     loaded: dict[str, nn.Module] = {}

@@ -105,7 +105,7 @@ def summary_frame(result: TabularComparison) -> pd.DataFrame:
         rows.append(
             {
                 "model": label,
-                "setting": {"n": "-", "l": f"lambda = {result.lam:g}", "a": f"eps = {result.eps:g}"}[key],
+                "setting": {"n": "unregularized", "l": f"lambda = {result.lam:g}", "a": f"eps = {result.eps:g}"}[key],
                 "accuracy": model.accuracy,
                 "mean Gini": model.mean_gini,
                 "dG": result.dG.get(key, 0.0),

@@ -1,5 +1,8 @@
 """Trade-offs view: Table 1 measured beside the paper, Figure 3 (accuracy vs mean Gini) and Figure 2 (pointwise dG).
 
+The figures' frames and renderers are :mod:`advex.experiments.figures`; this module feeds them from
+the cards and the dashboard's shared caches.
+
 Image rows come from the model cards (zoo and user folder): each card holds the clean test
 accuracy and the mean Gini (eq. I.67) of IG and DeepSHAP on the same test images, so the
 average improvement is dG = G^m - G^n (eqs. 21-22) and AcDrop = acc^n - acc^m. Tabular rows
@@ -9,21 +12,24 @@ pointwise dG (eqs. 19-20) is computed on a few test images per model and cached.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
 import pandas as pd
 
-from advex.dashboard import models
+from advex.dashboard import models, saliency
 from advex.dashboard import tabular as tabular_view
 from advex.dashboard.cache import SharedLRU
 from advex.experiments.table1 import PAPER_TABLE1, TABULAR_SETTINGS
 
 IMAGE_SETTINGS = {"mnist": {"eps": 0.3, "lam": 0.01}, "fashion-mnist": {"eps": 0.1, "lam": 0.01}}
 ATTR_OF_CARD = {"IG": "ig", "SHAP": "shap"}
-CURVE_NAMES = {("adv", "IG"): "A[IG]", ("l1", "IG"): "L[IG]", ("adv", "SHAP"): "A[SH]", ("l1", "SHAP"): "L[SH]"}
+TABULAR_EPS_GRID = (0.02, 0.05, 0.1, 0.2)
+TABULAR_LAM_GRID = (0.005, 0.01, 0.02, 0.05)
 
 POINTWISE: SharedLRU[np.ndarray] = SharedLRU(max_entries=48)
+TABULAR_CURVES: SharedLRU[pd.DataFrame] = SharedLRU(max_entries=4)
 
 
 def _card_gini(card: dict, attr: str) -> float:
@@ -86,34 +92,30 @@ def table1_frame(image_datasets: list[str], tabular_names: list[str]) -> pd.Data
     return pd.DataFrame(rows)
 
 
-def figure3_frame(cards: list[dict]) -> pd.DataFrame:
-    """Accuracy vs mean Gini per curve M[A] (Figure 3): adversarial over eps, l1 over lambda, from natural.
+def figure3_frame(cards: list[dict], tabular_names: list[str]) -> pd.DataFrame:
+    """Figure 3's points: image models from their cards, tabular models trained over eps and lambda grids.
 
-    Every curve starts at the natural model (eps = lambda = 0). Columns: dataset, curve, setting,
-    mean_gini, accuracy, model, source.
+    Frames of :mod:`advex.experiments.figures` (columns dataset, attr, family, param, accuracy,
+    mean_gini, model, line); each tabular data set's curve is computed once per server.
     """
-    rows = []
-    for dataset in sorted({c.get("dataset") for c in cards}):
-        dataset_cards = [c for c in cards if c.get("dataset") == dataset]
-        natural = _exact(dataset_cards, "natural", 0.0)
-        for (mode, attr), curve in CURVE_NAMES.items():
-            members = ([natural] if natural is not None else []) + models.by_mode(dataset_cards, mode)
-            for card in members:
-                gini, accuracy = _card_gini(card, attr), _card_accuracy(card)
-                if math.isnan(gini) or math.isnan(accuracy):
-                    continue
-                setting = float(card.get("eps" if mode == "adv" else "lam") or 0.0)
-                rows.append({"dataset": dataset, "curve": curve, "setting": setting, "mean_gini": gini,
-                             "accuracy": accuracy, "model": card.get("name"), "source": card.get("source")})
-    return pd.DataFrame(rows, columns=["dataset", "curve", "setting", "mean_gini", "accuracy", "model", "source"])
+    from advex.experiments.figures import tabular_tradeoff_frame, zoo_tradeoff_frame
+
+    parts = [zoo_tradeoff_frame(cards)]
+    for name in tabular_names:
+        parts.append(TABULAR_CURVES.get_or_compute(
+            (name, TABULAR_EPS_GRID, TABULAR_LAM_GRID),
+            lambda name=name: tabular_tradeoff_frame(name, TABULAR_EPS_GRID, TABULAR_LAM_GRID)))
+    parts = [part for part in parts if not part.empty]
+    return pd.concat(parts, ignore_index=True) if parts else zoo_tradeoff_frame([])
 
 
 def pointwise_dg(dataset: str, cards: dict[str, dict], n_images: int, methods: tuple[str, ...]) -> pd.DataFrame:
     """Pointwise dG (eqs. 19-20) of the a- and l-model against the natural one on ``n_images`` test images.
 
-    Columns: dataset, attr, model ("a (eps = ...)" / "l (lambda = ...)"), dG. Each model's per-image Ginis
-    are cached per (model version, images, method).
+    The frame of :func:`advex.experiments.figures.dG_frame`; each model's per-image Ginis are
+    cached per (model version, images, method).
     """
+    from advex.experiments.figures import dG_frame
     from advex.experiments.image_eval import pointwise_gini
 
     images = models.eval_images(dataset)
@@ -122,16 +124,18 @@ def pointwise_dg(dataset: str, cards: dict[str, dict], n_images: int, methods: t
     def ginis(mode: str, method: str) -> np.ndarray:
         card = cards[mode]
         key = (models.version_key(card), dataset, tuple(indices.tolist()), method)
-        return POINTWISE.get_or_compute(
-            key, lambda: pointwise_gini(models.load(card), images, indices, methods=(method,)).gini[method])
 
-    rows = []
-    for method in methods:
-        natural = ginis("natural", method)
-        for mode, key, setting in (("adv", "a", "eps"), ("l1", "l", "lam")):
-            if mode not in cards:
-                continue
-            label = f"{key} ({'eps' if key == 'a' else 'lambda'} = {float(cards[mode].get(setting) or 0):g})"
-            for value in ginis(mode, method) - natural:
-                rows.append({"dataset": dataset, "attr": method, "model": label, "dG": float(value)})
-    return pd.DataFrame(rows, columns=["dataset", "attr", "model", "dG"])
+        def compute() -> np.ndarray:
+            model = models.load(card)
+            if method == "SHAP":
+                model = saliency.private_copy(model)  # shap hooks its model: never the shared one
+            with saliency.SHAP_LOCK if method == "SHAP" else contextlib.nullcontext():
+                return pointwise_gini(model, images, indices, methods=(method,)).gini[method]
+
+        return POINTWISE.get_or_compute(key, compute)
+
+    family_of = {"natural": "n", "l1": "l", "adv": "a"}
+    per_family = {family_of[mode]: {method: ginis(mode, method) for method in methods} for mode in cards}
+    eps = float(cards["adv"].get("eps") or 0.0) if "adv" in cards else 0.0
+    lam = float(cards["l1"].get("lam") or 0.0) if "l1" in cards else 0.0
+    return dG_frame(dataset, per_family, eps, lam)

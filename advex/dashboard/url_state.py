@@ -5,6 +5,11 @@ parameter name); a bound select widget writes its option's *label* into the URL,
 selects show the plain option names. Streamlit silently drops a bound parameter whose value the widget cannot
 take (``?eps=7`` on a 0-0.5 slider); :func:`note_invalid_param` reads the raw value first and
 tells the user what was ignored and what is allowed.
+
+Streamlit keeps a bound key's value when the user moves to another page, so a key means the
+same thing on every page that uses it: ``dataset``/``eps``/``lam`` are the tabular data set and
+settings (Tabular explorer, Stability), ``images``/``zoo_eps``/``zoo_lam`` an image data set and
+its zoo models' settings (Saliency maps, Stability), ``train_*`` the Train page's own.
 """
 
 from __future__ import annotations

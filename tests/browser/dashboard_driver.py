@@ -4,10 +4,13 @@
 Shared by the browser test (``tests/browser``) and the dashboard benchmarks (``bench/bench_dashboard.py``,
 ``bench/load_test.py``). Only localhost traffic: the server listens on 127.0.0.1 and Chromium opens nothing else.
 
-A script run is observed through the ``data-test-script-state`` attribute that Streamlit puts on its
-``[data-testid="stApp"]`` root ("running" while the script runs, "notRunning" when it is done). An init
-script (:data:`RUN_TRACKER_JS`) records, in page time, every end of a run and every key press, so an
-interaction's latency is measured inside the browser (key press -> end of the run it caused) without polling error.
+A script run's end is observed in the page itself: an init script (:data:`RUN_TRACKER_JS`) wraps the
+page's WebSocket and notes, in page time, every ``ForwardMsg.script_finished`` the server sends (decoded from
+the protobuf wire format), and every key press and click. The ``data-test-script-state`` attribute of
+``[data-testid="stApp"]`` alone is not enough: under load React commits "running" and "notRunning" in one
+batch and the attribute never changes. A wait is over when the run has ended, the app shows "notRunning",
+and optional content checks hold (e.g. the chart title shows the new eps), so the page really shows the
+result; an interaction's latency is key press -> that moment, in the page's clock.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ENV = "ADVEX_CHROMIUM"
@@ -35,37 +38,74 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 APP_SELECTOR = '[data-testid="stApp"]'
-IDLE_SELECTOR = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-CONNECTED_SELECTOR = '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
 # safe_section's text for an unexpected exception (a bug, not a user error): see advex/dashboard/safe.py.
 GENERIC_FAILURE = re.compile(r"could not be shown \(\w+\)")
 
-RUN_TRACKER_JS = """
+RUN_TRACKER_JS = r"""
 (() => {
   if (window.__advex) return;
-  const tracker = {state: null, starts: [], ends: [], keys: []};
+  const tracker = {finished: [], keys: [], settledAt: null};
   window.__advex = tracker;
-  const record = (element) => {
-    const state = element.getAttribute('data-test-script-state');
-    if (state === tracker.state) return;
-    const now = performance.now();
-    if (state === 'running') tracker.starts.push(now);
-    if (state === 'notRunning' && tracker.state !== null) tracker.ends.push(now);
-    tracker.state = state;
+  // ForwardMsg field 6 is script_finished (an enum): 0 finished, 1 compile error, 3 fragment run; 2 = stopped for a rerun.
+  const finishedStatus = (buffer) => {
+    const bytes = new Uint8Array(buffer);
+    let i = 0;
+    const varint = () => { let value = 0, scale = 1, byte;
+      do { if (i >= bytes.length) throw new Error('truncated'); byte = bytes[i++]; value += (byte & 0x7f) * scale; scale *= 128; }
+      while (byte & 0x80); return value; };
+    try {
+      while (i < bytes.length) {
+        const key = varint(), field = Math.floor(key / 8), wire = key % 8;
+        if (wire === 0) { const value = varint(); if (field === 6) return value; }
+        else if (wire === 2) i += varint();
+        else if (wire === 1) i += 8;
+        else if (wire === 5) i += 4;
+        else return -1;
+      }
+    } catch (e) { return -1; }
+    return -1;
   };
-  new MutationObserver((mutations) => {
-    for (const m of mutations) if (m.target.getAttribute && m.target.getAttribute('data-testid') === 'stApp') record(m.target);
-  }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
+  const note = (data, now) => {
+    const status = finishedStatus(data);
+    if (status === 0 || status === 1 || status === 3) tracker.finished.push(now);
+  };
+  const NativeWebSocket = window.WebSocket;
+  window.WebSocket = class extends NativeWebSocket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (event) => {
+        const now = performance.now();
+        if (event.data instanceof ArrayBuffer) note(event.data, now);
+        else if (event.data instanceof Blob) event.data.arrayBuffer().then((data) => note(data, now));
+      });
+    }
+  };
   document.addEventListener('keydown', () => tracker.keys.push(performance.now()), true);
   document.addEventListener('click', () => tracker.keys.push(performance.now()), true);
 })();
 """
-# How many runs have ended; whether more than n have and the app was idle for `quiet` ms; last input -> run end (s).
-RUNS_FINISHED_JS = "() => window.__advex ? window.__advex.ends.length : 0"
-SETTLED_JS = """([n, quiet]) => { const a = window.__advex; return !!a && a.ends.length > n && a.state === 'notRunning'
-  && performance.now() - a.ends[a.ends.length - 1] > quiet; }"""
-LATENCY_JS = """() => { const a = window.__advex; const t = a.keys[a.keys.length - 1];
-  const end = a.ends.find(e => e > t); return end === undefined ? NaN : (end - t) / 1000; }"""
+# Runs ended so far; whether run n+1 has ended and the page shows it; latest key press / click -> that moment (s).
+RUNS_FINISHED_JS = "() => window.__advex ? window.__advex.finished.length : 0"
+SETTLED_JS = r"""([n, quiet, checks]) => {
+  const a = window.__advex, app = document.querySelector('[data-testid="stApp"]');
+  if (!a || !app || a.finished.length <= n || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  const now = performance.now();
+  if (now - a.finished[a.finished.length - 1] < quiet) return false;
+  for (const [selector, mode, text] of checks) {
+    const found = [...document.querySelectorAll(selector)].map(e => e.textContent.trim());
+    const ok = mode === 'is' ? found.includes(text) : mode === 'contains' ? found.some(t => t.includes(text))
+      : mode === 'regex' ? found.some(t => new RegExp(text).test(t)) : mode === 'not' ? found.length > 0 && found[0] !== text
+      : false;
+    if (!ok) return false;
+  }
+  // With content checks the page visibly shows the result now; without, take the run's end as it reached the page.
+  a.settledAt = checks.length ? now : a.finished[a.finished.length - 1];
+  return true; }"""
+LATENCY_JS = """() => { const a = window.__advex; const key = a.keys[a.keys.length - 1];
+  return key === undefined || a.settledAt === null || a.settledAt < key ? NaN : (a.settledAt - key) / 1000; }"""
+# A content check: (CSS selector, mode, text); mode "is" (an element's text equals), "contains", "regex",
+# or "not" (the first element's text differs: something new replaced it).
+Check = tuple[str, str, str]
 
 
 def chromium_executable() -> str | None:
@@ -250,22 +290,33 @@ def runs_finished(page: Any) -> int:
     return int(page.evaluate(RUNS_FINISHED_JS))
 
 
-def wait_settled(page: Any, after_runs: int = 0, timeout: float = 60.0, quiet_ms: int = 300) -> None:
-    """Wait until more than ``after_runs`` runs have ended and the app has stayed idle for ``quiet_ms``."""
-    page.wait_for_function(SETTLED_JS, arg=[after_runs, quiet_ms], timeout=timeout * 1000, polling=50)
+def wait_settled(page: Any, after_runs: int = 0, timeout: float = 60.0, quiet_ms: int = 0,
+                 checks: tuple[Check, ...] = ()) -> None:
+    """Wait until run ``after_runs + 1`` has ended, the app is idle for ``quiet_ms`` and every check holds."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(SETTLED_JS, arg=[after_runs, quiet_ms, [list(c) for c in checks]],
+                               timeout=timeout * 1000, polling="raf")
+    except PlaywrightTimeout as error:
+        state = page.evaluate("() => JSON.stringify(window.__advex || null)")
+        raise TimeoutError(f"{page.url}: run {after_runs + 1} not settled within {timeout:.0f} s (checks {checks}; "
+                           f"tracker {state[:400]})") from error
 
 
 def open_page(page: Any, url: str, timeout: float = 60.0) -> float:
-    """Load ``url`` and wait for its first script run to end and the app to settle; seconds taken."""
+    """Load ``url`` and wait for its first script run to end and show; seconds taken."""
     start = time.perf_counter()
     page.goto(url, wait_until="domcontentloaded", timeout=timeout * 1000)
-    page.wait_for_selector(CONNECTED_SELECTOR, timeout=timeout * 1000)
-    wait_settled(page, 0, timeout)
+    wait_settled(page, 0, timeout, quiet_ms=100)
     return time.perf_counter() - start
 
 
 def last_interaction_latency(page: Any) -> float:
-    """Seconds from the latest key press / click to the first run end after it (page clock)."""
+    """Seconds from the latest key press / click to the page showing its result (page clock).
+
+    With content checks: until they held; without: until the run's ``script_finished`` reached the page.
+    """
     return float(page.evaluate(LATENCY_JS))
 
 
@@ -280,15 +331,43 @@ def slider_value(page: Any, label: str) -> str:
     return thumb.get_attribute("aria-valuetext") or thumb.input_value()
 
 
-def move_slider(page: Any, label: str, key: str, timeout: float = 60.0) -> float:
-    """Focus slider ``label``, press ``key`` (ArrowRight, End, ...), wait for the rerun; its latency in seconds."""
-    wait_settled(page, runs_finished(page) - 1, timeout, quiet_ms=0)
-    before = runs_finished(page)
+class SliderAtEnd(ValueError):
+    """A key press did not move the slider (it is at that end already)."""
+
+
+def move_slider(page: Any, label: str, key: str, timeout: float = 60.0,
+                checks: Callable[[str], tuple[Check, ...]] | None = None) -> float:
+    """Focus slider ``label``, press ``key`` (ArrowRight, End, ...), wait until the page shows the rerun's result.
+
+    ``checks(new_value)`` gives content that proves the page shows the new value (default: none, then the
+    run's end plus a short quiet time). Returns the latency in seconds; raises if the key did not move the slider.
+    """
     thumb = slider(page, label)
+    old = slider_value(page, label)
+    before = runs_finished(page)
     thumb.focus()
     thumb.press(key)
-    wait_settled(page, before, timeout)
+    new = slider_value(page, label)
+    if new == old:
+        raise SliderAtEnd(f"pressing {key} left slider {label!r} at {old}")
+    wait_settled(page, before, timeout, quiet_ms=0 if checks else 150, checks=checks(new) if checks else ())
     return last_interaction_latency(page)
+
+
+def tabular_eps_checks(value: str) -> tuple[Check, ...]:
+    """The Tabular explorer shows eps = ``value``: the adversarial column's caption and the Feature Impact title."""
+    eps = f"{float(value):g}"
+    return (('[data-testid="stCaptionContainer"]', "is", f"eps = {eps}"), (".gtitle", "contains", f"eps = {eps},"))
+
+
+def saliency_eps_checks(value: str) -> tuple[Check, ...]:
+    """The Saliency page shows the adversarial model of eps = ``value`` (its Gini metric's label)."""
+    return (('[data-testid="stMetricLabel"]', "regex", "^Gini, adversarial eps=" + re.escape(f"{float(value):g}") + "( |$)"),)
+
+
+def title_changed_checks(previous_title: str) -> tuple[Check, ...]:
+    """The page's first heading is no longer ``previous_title`` (a new page has rendered)."""
+    return (("h1", "not", previous_title),)
 
 
 def metric_values(page: Any) -> dict[str, list[str]]:
