@@ -16,12 +16,14 @@ What is timed (medians printed):
   end reaches the page (IG of a new image through three models); always also the advex functions behind it
   (``advex.dashboard.saliency.explain``, IG 50 steps, one image, three models; zoo models, else random
   MadryCNNs: the time does not depend on the weights).
-Latencies are measured in the page's clock (see ``tests/browser/dashboard_driver.py``). Run: ``python bench/bench_dashboard.py [--repeats 5] [--dataset synthetic]``.
+Latencies are measured in the page's clock (see ``tests/browser/dashboard_driver.py``).
+Run: ``python bench/bench_dashboard.py [--repeats 5] [--dataset synthetic] [--streamlit-option KEY=VALUE]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -29,9 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT / "tests" / "browser"))
-import dashboard_driver as driver  # noqa: E402 - shared with the browser test
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
+import dashboard_driver as driver  # shared with the browser test (tests/browser, on sys.path above)
 
 TARGETS = {"first render": 5.0, "tabular slider (new eps)": 1.0, "tabular slider (cached eps)": 1.0,
            "saliency in page (3 models)": 0.5, "saliency functions (3 models)": 0.5, "page switch": 1.0}
@@ -40,15 +41,16 @@ TARGETS = {"first render": 5.0, "tabular slider (new eps)": 1.0, "tabular slider
 def median_row(name: str, times: list[float]) -> tuple[str, int, float, float, str]:
     target = TARGETS.get(name.split(":")[0], float("nan"))
     middle = statistics.median(times) if times else float("nan")
-    verdict = "-" if not times or target != target else ("ok" if middle <= target else "SLOW")
+    verdict = "-" if not times or math.isnan(target) else ("ok" if middle <= target else "SLOW")
     return name, len(times), middle, target, verdict
 
 
-def time_first_render(browser, repeats: int, env: dict[str, str], log_dir: Path) -> list[float]:
+def time_first_render(browser, repeats: int, env: dict[str, str], log_dir: Path,
+                      options: tuple[str, ...] = ()) -> list[float]:
     """Process start -> home title visible and first run ended, with a fresh server each time."""
     times = []
     for repeat in range(repeats):
-        server = driver.StreamlitServer(env=env, log_path=log_dir / f"first_render_{repeat}.log")
+        server = driver.StreamlitServer(env=env, log_path=log_dir / f"first_render_{repeat}.log", extra_args=options)
         page = driver.new_tracked_page(browser)
         try:
             server.start()
@@ -106,8 +108,11 @@ def time_saliency_page(page, server, saliency_path: str, repeats: int) -> list[f
     return times
 
 
-def time_saliency_functions(repeats: int) -> tuple[list[float], str]:
-    """``saliency.explain`` (IG, 50 steps) of one image through a natural, an l1 and an adversarial model."""
+def time_saliency_functions(repeats: int) -> tuple[list[float], list[float], str]:
+    """``saliency.explain`` (IG, 50 steps) of one image through a natural, an l1 and an adversarial model.
+
+    Returns wall times, process CPU times (less sensitive to other load on a shared machine) and the models used.
+    """
     import numpy as np
     import torch
 
@@ -126,15 +131,16 @@ def time_saliency_functions(repeats: int) -> tuple[list[float], str]:
         torch.manual_seed(0)
         models = [MadryCNN().eval() for _ in range(3)]
     rng = np.random.default_rng(0)
-    times = []
+    wall, cpu = [], []
     for repeat in range(repeats + 1):
         image = rng.random((1, 1, 28, 28), dtype=np.float32)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         for model in models:
             saliency.explain(model, image, np.array([repeat % 10]), "IG")
         if repeat:  # the first call warms up torch
-            times.append(time.perf_counter() - start)
-    return times, source
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+    return wall, cpu, source
 
 
 def main() -> None:
@@ -142,7 +148,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="measurements per operation")
     parser.add_argument("--dataset", default="synthetic", help="tabular data set (synthetic needs no files)")
     parser.add_argument("--switch-rounds", type=int, default=2, help="timed rounds through all pages")
+    parser.add_argument("--streamlit-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra option for the servers this benchmark starts, e.g. runner.postScriptGC=false")
     args = parser.parse_args()
+    options = tuple(f"--{option}" for option in args.streamlit_option)
 
     executable = driver.chromium_executable()
     if executable is None:
@@ -153,13 +162,15 @@ def main() -> None:
     tabular = driver.page_by_prefix(pages, "Tabular")
     saliency_page = driver.page_by_prefix(pages, "Saliency")
     rows, notes = [], []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="advex_bench_") as scratch, sync_playwright() as playwright:
         scratch_dir = Path(scratch)
         env = {"ADVEX_CACHE_DIR": str(scratch_dir / "cache")}
         browser = driver.launch_chromium(playwright, executable)
         try:
-            rows.append(median_row("first render", time_first_render(browser, min(args.repeats, 3), env, scratch_dir)))
-            with driver.StreamlitServer(env=env, log_path=scratch_dir / "server.log") as server:
+            first = time_first_render(browser, min(args.repeats, 3), env, scratch_dir, options)
+            rows.append(median_row("first render", first))
+            with driver.StreamlitServer(env=env, log_path=scratch_dir / "server.log", extra_args=options) as server:
                 server.wait_healthy(timeout=90)
                 page = driver.new_tracked_page(browser)
                 if tabular is not None:
@@ -182,11 +193,14 @@ def main() -> None:
                 page.context.close()
         finally:
             browser.close()
-    functions, source = time_saliency_functions(args.repeats)
+    functions, cpu, source = time_saliency_functions(max(args.repeats, 10))
     rows.append(median_row("saliency functions (3 models)", functions))
+    rows.append(median_row("saliency functions, CPU seconds", cpu))
     notes.append(f"saliency functions: {source}, torch threads {__import__('torch').get_num_threads()}")
 
-    print(f"advex dashboard benchmark: {os.cpu_count()} CPUs visible, Chromium {executable}")
+    print(f"advex dashboard benchmark: {os.cpu_count()} CPUs visible, Chromium {executable}; load average (1 min) "
+          f"before / after {load_before:.1f} / {os.getloadavg()[0]:.1f} (the machine may be shared)"
+          + (f"; server options {' '.join(options)}" if options else ""))
     print(f"{'operation':48s} {'n':>3s} {'median s':>9s} {'target s':>9s}  verdict")
     for name, count, middle, target, verdict in rows:
         print(f"{name:48s} {count:3d} {middle:9.3f} {target:9.2f}  {verdict}")

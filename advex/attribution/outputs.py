@@ -40,10 +40,17 @@ class ProbabilityOutput(nn.Module):
 
 
 class Exp(nn.Module):
-    """Elementwise exp as a module (shap's DeepExplainer treats it with the DeepLIFT rescale rule)."""
+    """Elementwise exp as a module (shap's DeepExplainer treats it with the DeepLIFT rescale rule).
+
+    Inputs are clamped at ``MAX_EXPONENT`` so float32 never overflows: a logit gap z_j - z_k of
+    80 already means p_k < e^-80, and confident models reach gaps near 100 (inf would turn
+    DeepSHAP into NaN).
+    """
+
+    MAX_EXPONENT = 80.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.exp(x)
+        return torch.exp(x.clamp(max=self.MAX_EXPONENT))
 
 
 class Reciprocal(nn.Module):

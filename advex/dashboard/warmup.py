@@ -8,6 +8,7 @@ failures (missing data, no zoo) are only logged: the pages explain them when vis
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 LOGGER = logging.getLogger("advex.dashboard.warmup")
@@ -50,9 +51,12 @@ def warm_up() -> None:
 START_DELAY_S = 3.0  # let the first page finish rendering before the warm-up competes for the cores
 
 
+WARMUP_ENV = "ADVEX_DASHBOARD_WARMUP"  # "0" turns the warm-up off
+
+
 def start_once() -> None:
     """Start :func:`warm_up` in a background thread after ``START_DELAY_S``, the first time only."""
-    if _started.is_set():
+    if _started.is_set() or os.environ.get(WARMUP_ENV, "1") == "0":
         return
     _started.set()
     timer = threading.Timer(START_DELAY_S, warm_up)

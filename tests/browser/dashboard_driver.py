@@ -1,5 +1,5 @@
 # Owner: browser & load-test engineer
-"""Drive the advex dashboard in a real browser: start ``streamlit run app.py``, find its pages, move sliders, read metrics.
+"""Drive the advex dashboard in a real browser: start ``streamlit run app.py``, find pages, move sliders, read metrics.
 
 Shared by the browser test (``tests/browser``) and the dashboard benchmarks (``bench/bench_dashboard.py``,
 ``bench/load_test.py``). Only localhost traffic: the server listens on 127.0.0.1 and Chromium opens nothing else.
@@ -18,16 +18,19 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ENV = "ADVEX_CHROMIUM"
@@ -38,6 +41,9 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 APP_SELECTOR = '[data-testid="stApp"]'
+# Every request that does not go to this machine (e.g. the favicon Streamlit fetches from fonts.gstatic.com for a
+# ":material/...:" page icon) is aborted: the tests and benchmarks stay on localhost.
+NOT_LOCAL = re.compile(r"^(?!(https?|wss?)://(127\.0\.0\.1|localhost)(:\d+)?/)[a-z]+://")
 # safe_section's text for an unexpected exception (a bug, not a user error): see advex/dashboard/safe.py.
 GENERIC_FAILURE = re.compile(r"could not be shown \(\w+\)")
 
@@ -46,18 +52,22 @@ RUN_TRACKER_JS = r"""
   if (window.__advex) return;
   const tracker = {finished: [], keys: [], settledAt: null};
   window.__advex = tracker;
-  // ForwardMsg field 6 is script_finished (an enum): 0 finished, 1 compile error, 3 fragment run; 2 = stopped for a rerun.
+  // ForwardMsg field 6 is script_finished (an enum): 0 finished, 1 compile error, 3 fragment run,
+  // 2 stopped for a rerun (not counted).
   const finishedStatus = (buffer) => {
     const bytes = new Uint8Array(buffer);
     let i = 0;
     const varint = () => { let value = 0, scale = 1, byte;
-      do { if (i >= bytes.length) throw new Error('truncated'); byte = bytes[i++]; value += (byte & 0x7f) * scale; scale *= 128; }
-      while (byte & 0x80); return value; };
+      do {
+        if (i >= bytes.length) throw new Error('truncated');
+        byte = bytes[i++]; value += (byte & 0x7f) * scale; scale *= 128;
+      } while (byte & 0x80);
+      return value; };
     try {
       while (i < bytes.length) {
         const key = varint(), field = Math.floor(key / 8), wire = key % 8;
         if (wire === 0) { const value = varint(); if (field === 6) return value; }
-        else if (wire === 2) i += varint();
+        else if (wire === 2) { const length = varint(); i += length; }  // not i += varint(): i is read first
         else if (wire === 1) i += 8;
         else if (wire === 5) i += 4;
         else return -1;
@@ -94,8 +104,8 @@ SETTLED_JS = r"""([n, quiet, checks]) => {
   for (const [selector, mode, text] of checks) {
     const found = [...document.querySelectorAll(selector)].map(e => e.textContent.trim());
     const ok = mode === 'is' ? found.includes(text) : mode === 'contains' ? found.some(t => t.includes(text))
-      : mode === 'regex' ? found.some(t => new RegExp(text).test(t)) : mode === 'not' ? found.length > 0 && found[0] !== text
-      : false;
+      : mode === 'regex' ? found.some(t => new RegExp(text).test(t))
+      : mode === 'not' ? found.length > 0 && found[0] !== text : false;
     if (!ok) return false;
   }
   // With content checks the page visibly shows the result now; without, take the run's end as it reached the page.
@@ -166,8 +176,24 @@ def artifacts_dir(default: Path) -> Path:
     return folder
 
 
+# Runs as the server's first program (Linux): asks for SIGTERM when the process that started it dies (even by
+# SIGKILL; the setting survives exec), then becomes ``python -m streamlit ...``. A test run killed by a timeout
+# leaves no server behind. argv: parent pid, then streamlit's arguments.
+DIE_WITH_PARENT = """
+import ctypes, os, signal, sys
+if sys.platform.startswith("linux"):
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != int(sys.argv[1]):
+        sys.exit("the process that started the server is gone")
+os.execv(sys.executable, [sys.executable, "-m", "streamlit", *sys.argv[2:]])
+"""
+
+
 class StreamlitServer:
     """``python -m streamlit run app.py`` on 127.0.0.1:<port>, started from the repo root; always stop it.
+
+    The server stays in the caller's process group (Ctrl-C and ``timeout`` reach it too) and gets SIGTERM
+    when its parent dies (:data:`DIE_WITH_PARENT`).
 
     Use as a context manager, or call :meth:`start` / :meth:`stop`. ``env`` adds to (or overrides) the
     inherited environment, e.g. ``ADVEX_CACHE_DIR`` for a throw-away cache.
@@ -182,7 +208,6 @@ class StreamlitServer:
         self.extra_args = extra_args
         self.process: subprocess.Popen | None = None
         self.started_at = float("nan")
-        self._log = None
 
     @property
     def base_url(self) -> str:
@@ -192,19 +217,18 @@ class StreamlitServer:
         """The address of page ``path`` ('' = home) with an optional query string (without '?')."""
         return f"{self.base_url}/{path}" + (f"?{query}" if query else "")
 
-    def start(self) -> "StreamlitServer":
+    def start(self) -> Self:
         """Start the server process (returns at once; see :meth:`wait_healthy`)."""
         command = [
-            sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            sys.executable, "-c", DIE_WITH_PARENT, str(os.getpid()), "run", "app.py", "--server.headless", "true",
             "--server.port", str(self.port), "--server.address", "127.0.0.1",
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *self.extra_args,
         ]
-        if self.log_path is not None:
-            self._log = open(self.log_path, "wb")
         self.started_at = time.perf_counter()
-        self.process = subprocess.Popen(command, cwd=self.repo_root, env=self.env, stdin=subprocess.DEVNULL,
-                                        stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        # The child keeps its own copy of the log's file descriptor; ours is closed at once.
+        with open(self.log_path or os.devnull, "wb") as log:
+            self.process = subprocess.Popen(command, cwd=self.repo_root, env=self.env, stdin=subprocess.DEVNULL,
+                                            stdout=log, stderr=subprocess.STDOUT)
         return self
 
     def wait_healthy(self, timeout: float = 60.0) -> float:
@@ -249,26 +273,30 @@ class StreamlitServer:
         return total
 
     def stop(self, grace: float = 10.0) -> None:
-        """Terminate the server (SIGTERM to its process group), then kill it if it has not exited after ``grace`` s."""
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                process.wait(timeout=grace)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        """Terminate the server and its children (SIGTERM), then kill whatever is left after ``grace`` seconds."""
+        import psutil
 
-    def __enter__(self) -> "StreamlitServer":
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        try:
+            tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            tree = []
+        for member in tree:
+            try:
+                member.terminate()
+            except psutil.NoSuchProcess:
+                pass
+        _, alive = psutil.wait_procs(tree, timeout=grace)
+        for member in alive:
+            try:
+                member.kill()
+            except psutil.NoSuchProcess:
+                pass
+        process.wait(timeout=grace)
+
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
@@ -279,8 +307,9 @@ class StreamlitServer:
 
 
 def new_tracked_page(browser: Any, width: int = 1400, height: int = 1000) -> Any:
-    """A page in a fresh context with the run tracker installed on every document it loads."""
+    """A page in a fresh context (localhost only) with the run tracker installed on every document it loads."""
     context = browser.new_context(viewport={"width": width, "height": height})
+    context.route(NOT_LOCAL, lambda route: route.abort())
     context.add_init_script(RUN_TRACKER_JS)
     return context.new_page()
 
@@ -362,7 +391,8 @@ def tabular_eps_checks(value: str) -> tuple[Check, ...]:
 
 def saliency_eps_checks(value: str) -> tuple[Check, ...]:
     """The Saliency page shows the adversarial model of eps = ``value`` (its Gini metric's label)."""
-    return (('[data-testid="stMetricLabel"]', "regex", "^Gini, adversarial eps=" + re.escape(f"{float(value):g}") + "( |$)"),)
+    pattern = "^Gini, adversarial eps=" + re.escape(f"{float(value):g}") + "( |$)"
+    return (('[data-testid="stMetricLabel"]', "regex", pattern),)
 
 
 def title_changed_checks(previous_title: str) -> tuple[Check, ...]:
@@ -420,8 +450,9 @@ def screenshot(page: Any, path: Path, max_height: int = 8000) -> None:
     """A PNG of the whole page: Streamlit scrolls inside its main container, so the viewport is grown to fit it."""
     size = page.viewport_size
     height = page.evaluate(
-        """() => Math.max(...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"]')]
-             .map(e => e.scrollHeight), document.body.scrollHeight)""")
+        """() => Math.max(document.body.scrollHeight,
+             ...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"]')]
+               .map(e => e.scrollHeight))""")
     page.set_viewport_size({"width": size["width"], "height": min(max(int(height), size["height"]), max_height)})
     try:
         page.wait_for_timeout(300)  # let responsive charts re-layout

@@ -1,5 +1,5 @@
 # Owner: browser & load-test engineer
-"""The dashboard in a real browser (Debian's Chromium via Playwright): every page renders, the eps sliders move the Gini.
+"""The dashboard in a real browser (Debian's Chromium, Playwright): every page renders, eps sliders move the Gini.
 
 Starts ``streamlit run app.py`` on a free 127.0.0.1 port (throw-away ``ADVEX_CACHE_DIR``), opens every page found
 in ``pages/`` by its URL, moves the eps slider of the Tabular explorer and of the Saliency maps with the keyboard,
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import dashboard_driver as driver  # noqa: E402 - the helper module beside this file
+import dashboard_driver as driver  # the helper module beside this file, on sys.path above
 
 pytestmark = pytest.mark.browser
 
