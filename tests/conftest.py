@@ -32,3 +32,13 @@ def require_dataset(data_dir: Path, folder: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"data set folder {path} is missing")
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """Real-browser tests run only with ADVEX_BROWSER_TESTS=1 (they need Debian's chromium and a few minutes)."""
+    if os.environ.get("ADVEX_BROWSER_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="real-browser test: set ADVEX_BROWSER_TESTS=1 (needs /usr/bin/chromium) to run it")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)

@@ -164,7 +164,9 @@ def test_zoo_ig_completeness_and_shap_additivity_on_real_images(name):
 
     model, X, y = _zoo_model_or_skip("mnist", name)
     X, y = torch.as_tensor(X[:8]), torch.as_tensor(y[:8])
-    ig = integrated_gradients(model, X, y)
+    # The adversarial model's probability rises steeply along the path: 50 steps leave completeness
+    # gaps of up to 4.4% there (measured; `advex evaluate` reports them), 200 steps bring them under 1%.
+    ig = integrated_gradients(model, X, y, n_steps=200)
     change = class_probability(model, X, y) - class_probability(model, torch.zeros_like(X), y)
     moved = change.abs() > 0.05
     assert moved.sum() >= 4

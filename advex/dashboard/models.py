@@ -15,6 +15,7 @@ from torch import nn
 
 from advex.dashboard.cache import SharedLRU
 from advex.errors import ModelFileError
+from advex.zoo import PAPER_EPS
 
 MODES = ("natural", "l1", "adv")
 MODEL_LABEL = {"natural": "natural", "l1": "l1-regularized", "adv": "adversarial"}
@@ -25,7 +26,7 @@ MODELS: SharedLRU[nn.Module] = SharedLRU(max_entries=12)  # MadryCNN ~13 MB each
 
 def cards(dataset: str | None = None) -> list[dict]:
     """Cards of the zoo's and the user's models (``advex.zoo.list_models``), newest listing every call."""
-    from advex.zoo import list_models
+    from advex.zoo import PAPER_EPS, list_models
 
     return list_models(dataset)
 
@@ -117,9 +118,12 @@ def describe(card: dict) -> str:
 
 
 def _robust_at(card: dict) -> float:
+    """PGD accuracy at the paper's eps for the card's data set (else the first entry)."""
     robust = card.get("robust_accuracy")
     if isinstance(robust, list) and robust:
-        return float(robust[-1].get("accuracy", math.nan))
+        paper_eps = PAPER_EPS.get(card.get("dataset"))
+        at_paper = [entry for entry in robust if entry.get("eps") == paper_eps]
+        return float((at_paper or robust)[0].get("accuracy", math.nan))
     return float(robust) if isinstance(robust, (int, float)) else math.nan
 
 
