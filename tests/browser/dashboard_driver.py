@@ -50,8 +50,11 @@ GENERIC_FAILURE = re.compile(r"could not be shown \(\w+\)")
 RUN_TRACKER_JS = r"""
 (() => {
   if (window.__advex) return;
-  const tracker = {finished: [], keys: [], settledAt: null};
+  const tracker = {finished: [], keys: [], settledAt: null, changedAt: performance.now()};
   window.__advex = tracker;
+  // When the page last changed (elements drawn late, e.g. a lazily loaded component, count as changes).
+  new MutationObserver(() => { tracker.changedAt = performance.now(); })
+    .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
   // ForwardMsg field 6 is script_finished (an enum): 0 finished, 1 compile error, 3 fragment run,
   // 2 stopped for a rerun (not counted).
   const finishedStatus = (buffer) => {
@@ -100,7 +103,6 @@ SETTLED_JS = r"""([n, quiet, checks]) => {
   const a = window.__advex, app = document.querySelector('[data-testid="stApp"]');
   if (!a || !app || a.finished.length <= n || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   const now = performance.now();
-  if (now - a.finished[a.finished.length - 1] < quiet) return false;
   for (const [selector, mode, text] of checks) {
     const found = [...document.querySelectorAll(selector)].map(e => e.textContent.trim());
     const ok = mode === 'is' ? found.includes(text) : mode === 'contains' ? found.some(t => t.includes(text))
@@ -108,11 +110,15 @@ SETTLED_JS = r"""([n, quiet, checks]) => {
       : mode === 'not' ? found.length > 0 && found[0] !== text : false;
     if (!ok) return false;
   }
-  // With content checks the page visibly shows the result now; without, take the run's end as it reached the page.
-  a.settledAt = checks.length ? now : a.finished[a.finished.length - 1];
+  if (checks.length) { a.settledAt = now; return true; }  // the page visibly shows the result now
+  // Without checks: the page has not changed for `quiet` ms; it was done when it last changed (or the run ended).
+  if (now - a.changedAt < quiet) return false;
+  a.settledAt = Math.max(a.finished[a.finished.length - 1], quiet ? a.changedAt : 0);
   return true; }"""
 LATENCY_JS = """() => { const a = window.__advex; const key = a.keys[a.keys.length - 1];
   return key === undefined || a.settledAt === null || a.settledAt < key ? NaN : (a.settledAt - key) / 1000; }"""
+# Without content checks a page counts as drawn once it has not changed for this long (ms).
+QUIET_MS = 500
 # A content check: (CSS selector, mode, text); mode "is" (an element's text equals), "contains", "regex",
 # or "not" (the first element's text differs: something new replaced it).
 Check = tuple[str, str, str]
@@ -321,7 +327,8 @@ def runs_finished(page: Any) -> int:
 
 def wait_settled(page: Any, after_runs: int = 0, timeout: float = 60.0, quiet_ms: int = 0,
                  checks: tuple[Check, ...] = ()) -> None:
-    """Wait until run ``after_runs + 1`` has ended, the app is idle for ``quiet_ms`` and every check holds."""
+    """Wait until run ``after_runs + 1`` has ended and the page shows it: every check holds, or (without
+    checks) the page has not changed for ``quiet_ms``."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
@@ -337,7 +344,7 @@ def open_page(page: Any, url: str, timeout: float = 60.0) -> float:
     """Load ``url`` and wait for its first script run to end and show; seconds taken."""
     start = time.perf_counter()
     page.goto(url, wait_until="domcontentloaded", timeout=timeout * 1000)
-    wait_settled(page, 0, timeout, quiet_ms=100)
+    wait_settled(page, 0, timeout, quiet_ms=QUIET_MS)
     return time.perf_counter() - start
 
 
@@ -379,7 +386,7 @@ def move_slider(page: Any, label: str, key: str, timeout: float = 60.0,
     new = slider_value(page, label)
     if new == old:
         raise SliderAtEnd(f"pressing {key} left slider {label!r} at {old}")
-    wait_settled(page, before, timeout, quiet_ms=0 if checks else 150, checks=checks(new) if checks else ())
+    wait_settled(page, before, timeout, quiet_ms=QUIET_MS, checks=checks(new) if checks else ())
     return last_interaction_latency(page)
 
 
@@ -405,8 +412,8 @@ def metric_values(page: Any) -> dict[str, list[str]]:
     pairs = page.eval_on_selector_all(
         '[data-testid="stMetric"]',
         """els => els.map(e => [
-             (e.querySelector('[data-testid="stMetricLabel"]') || {innerText: ''}).innerText.trim(),
-             (e.querySelector('[data-testid="stMetricValue"]') || {innerText: ''}).innerText.trim()])""",
+             (e.querySelector('[data-testid="stMetricLabel"]') || {textContent: ''}).textContent.trim(),
+             (e.querySelector('[data-testid="stMetricValue"]') || {textContent: ''}).textContent.trim()])""",
     )
     values: dict[str, list[str]] = {}
     for label, value in pairs:
@@ -414,27 +421,32 @@ def metric_values(page: Any) -> dict[str, list[str]]:
     return values
 
 
-def column_metric(page: Any, heading: str, label: str) -> str:
-    """The value of metric ``label`` inside the ``st.columns`` column whose first line is ``heading``."""
-    value = page.eval_on_selector_all(
-        '[data-testid="stColumn"]',
-        """(columns, [heading, label]) => {
-             for (const column of columns) {
-               if (column.querySelector('[data-testid="stColumn"]')) continue;
-               const first = column.innerText.trim().split('\\n')[0].trim();
-               if (first !== heading) continue;
-               for (const metric of column.querySelectorAll('[data-testid="stMetric"]')) {
-                 const name = metric.querySelector('[data-testid="stMetricLabel"]');
-                 if (name && name.innerText.trim() === label)
-                   return metric.querySelector('[data-testid="stMetricValue"]').innerText.trim();
-               }
-             }
-             return null; }""",
-        [heading, label],
-    )
-    if value is None:
-        raise LookupError(f"no metric {label!r} in a column headed {heading!r}")
-    return value
+def column_metric(page: Any, heading: str, label: str, timeout: float = 30.0) -> str:
+    """The value of metric ``label`` inside the ``st.columns`` column headed ``heading`` (e.g. by ``st.subheader``).
+
+    Waits up to ``timeout`` seconds for it: Streamlit loads some components lazily and may draw them after the
+    run has ended. Read with ``textContent`` (``innerText`` is empty while an element is not yet visible).
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        handle = page.wait_for_function(
+            """([heading, label]) => {
+                 for (const column of document.querySelectorAll('[data-testid="stColumn"]')) {
+                   if (column.querySelector('[data-testid="stColumn"]')) continue;
+                   const title = column.querySelector('h1, h2, h3, h4, h5, h6');
+                   if (!title || title.textContent.trim() !== heading) continue;
+                   for (const metric of column.querySelectorAll('[data-testid="stMetric"]')) {
+                     const name = metric.querySelector('[data-testid="stMetricLabel"]');
+                     const value = metric.querySelector('[data-testid="stMetricValue"]');
+                     if (name && value && name.textContent.trim() === label) return value.textContent.trim();
+                   }
+                 }
+                 return null; }""",
+            arg=[heading, label], timeout=timeout * 1000, polling=100)
+    except PlaywrightTimeout as error:
+        raise LookupError(f"no metric {label!r} in a column headed {heading!r} within {timeout:.0f} s") from error
+    return str(handle.json_value())
 
 
 def metric_number(text: str) -> float:
