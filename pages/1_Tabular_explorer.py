@@ -12,7 +12,7 @@ from advex.experiments.tabular import TABULAR_DATASETS, feature_impact_frame
 
 NAMES = {"mushroom": "Mushroom (UCI)", "spambase": "Spambase (UCI)", "synthetic": "Synthetic (FEAT-TRANS)"}
 
-presenting = page_setup("Tabular explorer", ":material/table_chart:")
+presenting = page_setup("Tabular explorer")
 st.title("Tabular explorer")
 st.markdown(
     "Logistic regression trained three ways (Appendix J.1): **natural**, **l1-regularized** (lambda) and "

@@ -9,7 +9,7 @@ from advex.dashboard.layout import dataset_credit, page_setup
 from advex.dashboard.plots import saliency_grid, style
 from advex.dashboard.safe import safe_section
 
-presenting = page_setup("Saliency maps", ":material/image:")
+presenting = page_setup("Saliency maps")
 st.title("Saliency maps")
 st.markdown(
     "The same image explained by a **natural**, an **l1-regularized** and an **l_inf(eps)-adversarially trained** "

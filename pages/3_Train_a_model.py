@@ -10,7 +10,7 @@ from advex.dashboard.safe import safe_section
 from advex.data.paths import available_datasets
 from advex.device import describe_device
 
-presenting = page_setup("Train a model", ":material/model_training:")
+presenting = page_setup("Train a model")
 st.title("Train a model")
 st.markdown(
     "Train the paper's network (Appendix J.1) naturally, with l1 regularization, or adversarially with PGD. "

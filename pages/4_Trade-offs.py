@@ -10,7 +10,7 @@ from advex.dashboard.safe import safe_section
 from advex.data.paths import available_datasets
 from advex.experiments.figures import figure2_plotly, figure3_plotly
 
-presenting = page_setup("Trade-offs", ":material/balance:")
+presenting = page_setup("Trade-offs")
 st.title("Trade-offs: accuracy vs sparseness")
 st.markdown(
     "Does adversarial training buy sparser explanations for little accuracy, and more than l1 regularization does? "

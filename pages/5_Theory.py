@@ -25,7 +25,7 @@ LOSS_NAMES = {"logistic": "logistic NLL", "hinge": "hinge", "softplus_hinge": "s
 WEIGHT_NAMES = {"zero": "zero", "small": "small (random signs, every 4th zero)", "natural": "trained natural model"}
 GROUP_NAMES = {"weak": "weak features", "strong": "strong features", "all": "all features"}
 
-presenting = page_setup("Theory", ":material/functions:")
+presenting = page_setup("Theory")
 st.title("The theory, live")
 st.markdown(
     "A 1-layer model with loss g(-y<w, x>) (Assumption LOSS-CVX, App. B.1) trained on data whose features obey "

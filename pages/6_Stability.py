@@ -11,7 +11,7 @@ from advex.dashboard.safe import safe_section
 from advex.data.paths import available_datasets
 from advex.experiments.tabular import TABULAR_DATASETS
 
-presenting = page_setup("Stability", ":material/shield:")
+presenting = page_setup("Stability")
 st.title("Explanation stability")
 st.markdown(
     "Eq. 16 measures how unstable an explanation is: the largest l1 change of the IG vector when the input moves "

@@ -56,7 +56,7 @@ def test_zoo_tradeoff_frame_builds_the_papers_four_lines():
     assert list(a_ig["param"]) == [0.0, 0.1, 0.3] and list(a_ig["mean_gini"]) == [0.60, 0.65, 0.70]
     assert list(frame[frame.line == "L[SH]"]["model"]) == ["natural"]  # the l1 model's SHAP Gini was not a number
     plotly_fig = fig.figure3_plotly(frame)
-    assert {trace.name for trace in plotly_fig.data} == {"A[IG]", "A[SH]", "L[IG]", "L[SH]"}
+    assert {trace.legendgroup for trace in plotly_fig.data} == {"A[IG]", "A[SH]", "L[IG]", "L[SH]"}
     fig.figure3_matplotlib(frame)
 
 

@@ -38,6 +38,16 @@ def test_home_says_how_to_get_missing_data(tmp_path, monkeypatch):
     assert any("advex zoo build" in i.value or "advex train" in i.value for i in at.info)
 
 
+def test_navigation_lists_every_page_file_once():
+    from advex.dashboard.navigation import PAGES as NAVIGATION
+
+    root = Path(APP).parent
+    scripts = [page.script for page in NAVIGATION]
+    assert sorted(scripts) == sorted(str(p.relative_to(root)) for p in (root / "pages").glob("[0-9]*.py"))
+    assert NAVIGATION[0].title == "Home" and NAVIGATION[0].url_path == ""
+    assert len({page.url_path for page in NAVIGATION}) == len(NAVIGATION)
+
+
 def test_presentation_mode_follows_the_user_across_pages(tmp_path, monkeypatch):
     monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
     at = AppTest.from_file(APP, default_timeout=60).run()

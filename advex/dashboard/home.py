@@ -7,24 +7,19 @@ from dataclasses import dataclass
 import pandas as pd
 
 from advex.dashboard.layout import how_to_get
+from advex.dashboard.navigation import SALIENCY, STABILITY, TABULAR, THEORY, TRADEOFFS, TRAIN, DashboardPage
 from advex.data.paths import available_datasets
 from advex.data.registry import DATASETS
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One claim of the paper and the pages (path, link label) that show it."""
+    """One claim of the paper and the pages (page, link label) that show it."""
 
     text: str
-    pages: tuple[tuple[str, str], ...]
+    pages: tuple[tuple[DashboardPage, str], ...]
 
 
-TABULAR = "pages/1_Tabular_explorer.py"
-SALIENCY = "pages/2_Saliency_maps.py"
-TRAIN = "pages/3_Train_a_model.py"
-TRADEOFFS = "pages/4_Trade-offs.py"
-THEORY = "pages/5_Theory.py"
-STABILITY = "pages/6_Stability.py"
 
 CLAIMS = (
     Claim(

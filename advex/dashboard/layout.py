@@ -48,10 +48,10 @@ def configure_compute() -> None:
         start_once()
 
 
-def page_setup(title: str, icon: str) -> bool:
-    """Configure the page (wide layout), draw the sidebar switch, and return whether presentation mode is on."""
+def page_setup(title: str) -> bool:
+    """Title the browser tab, draw the sidebar switch, and return whether presentation mode is on."""
     configure_compute()
-    st.set_page_config(page_title=f"{title} - advex", page_icon=icon, layout="wide")
+    st.set_page_config(page_title=f"{title} - advex")
     presenting = presentation_toggle()
     st.sidebar.caption(f"Paper: {PAPER}.")
     return presenting

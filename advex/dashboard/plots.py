@@ -19,15 +19,21 @@ BASE_FONT = 14
 
 
 def style(fig: go.Figure, presentation: bool = False, height: int | None = None) -> go.Figure:
-    """The dashboard look: white template, readable font (larger when presenting), legend on top."""
+    """The dashboard look: white template, readable font (larger when presenting), legend on top.
+
+    A figure that placed its legend below the plot (the multi-panel Figures 2 and 3, whose panel titles
+    sit where a top legend would go) keeps it there, with room for it.
+    """
     size = round(BASE_FONT * (FONT_SCALE if presentation else 1.0))
+    legend_below = fig.layout.legend.y is not None and fig.layout.legend.y < 0
     fig.update_layout(
         template="plotly_white",
         font={"size": size},
         title={"font": {"size": round(size * 1.2)}},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
-        margin={"l": 60, "r": 20, "t": 70, "b": 60},
+        margin={"l": 60, "r": 20, "t": 70, "b": 130 if legend_below else 60},
     )
+    if not legend_below:
+        fig.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0})
     if height is not None:
         fig.update_layout(height=round(height * (1.25 if presentation else 1.0)))
     return fig

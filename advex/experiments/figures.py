@@ -85,7 +85,7 @@ def figure2_plotly(frame: pd.DataFrame) -> go.Figure:
     fig.add_hline(y=0.0, line_dash="dot", line_color="gray")
     fig.update_layout(boxmode="group", template="plotly_white", yaxis_title="pointwise dG (eqs. 19-20)",
                       title="Figure 2: pointwise sparseness improvement over the natural model",
-                      legend={"orientation": "h", "y": -0.15})
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0})
     return fig
 
 
@@ -181,6 +181,8 @@ def _with_lines(frame: pd.DataFrame) -> pd.DataFrame:
 
 LINE_STYLES = {"A[IG]": ("#C44E52", "solid"), "A[SH]": ("#DD8452", "dash"),
                "L[IG]": ("#55A868", "solid"), "L[SH]": ("#4C72B0", "dash")}
+LINE_NAMES = {"A[IG]": "A[IG]: adversarial over eps, IG", "A[SH]": "A[SH]: adversarial over eps, DeepSHAP",
+              "L[IG]": "L[IG]: l1 over lambda, IG", "L[SH]": "L[SH]: l1 over lambda, DeepSHAP"}
 
 
 def figure3_plotly(frame: pd.DataFrame) -> go.Figure:
@@ -195,7 +197,8 @@ def figure3_plotly(frame: pd.DataFrame) -> go.Figure:
             color, dash = LINE_STYLES.get(line, ("#8172B2", "solid"))
             param = "eps" if line.startswith("A") else "lambda"
             fig.add_trace(go.Scatter(
-                x=rows["mean_gini"], y=rows["accuracy"], mode="lines+markers", name=line, legendgroup=line,
+                x=rows["mean_gini"], y=rows["accuracy"], mode="lines+markers", name=LINE_NAMES.get(line, line),
+                legendgroup=line,
                 showlegend=line not in shown, line={"color": color, "dash": dash},
                 customdata=np.stack([rows["param"], rows["model"]], axis=1),
                 hovertemplate=f"{line}<br>{param}=%{{customdata[0]}} (%{{customdata[1]}})<br>"
@@ -205,7 +208,7 @@ def figure3_plotly(frame: pd.DataFrame) -> go.Figure:
         fig.update_xaxes(title_text="mean Gini", row=1, col=col)
     fig.update_yaxes(title_text="accuracy", tickformat=".0%", row=1, col=1)
     fig.update_layout(template="plotly_white", title="Figure 3: accuracy vs attribution sparseness",
-                      legend={"orientation": "h", "y": -0.2})
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0})
     return fig
 
 

@@ -154,19 +154,10 @@ class DashboardPage:
 
 
 def discover_pages(repo_root: Path = REPO_ROOT) -> list[DashboardPage]:
-    """Home page plus every ``pages/*.py``, in Streamlit's order, with the URL paths Streamlit derives from file names.
+    """The app's pages in sidebar order, from the table ``app.py`` hands to ``st.navigation``."""
+    from advex.dashboard.navigation import PAGES
 
-    Uses Streamlit's own rules (``source_util.page_icon_and_name``): ``pages/1_Tabular_explorer.py`` is served
-    at ``/Tabular_explorer`` and titled "Tabular explorer".
-    """
-    from streamlit.source_util import page_icon_and_name, page_sort_key
-
-    found = [DashboardPage("app", "", repo_root / "app.py")]
-    scripts = sorted((p for p in (repo_root / "pages").glob("*.py") if not p.name.startswith("_")), key=page_sort_key)
-    for script in scripts:
-        _, name = page_icon_and_name(script)
-        found.append(DashboardPage(name.replace("_", " "), name, script))
-    return found
+    return [DashboardPage(page.title, page.url_path, repo_root / page.script) for page in PAGES]
 
 
 def page_by_prefix(pages: list[DashboardPage], prefix: str) -> DashboardPage | None:

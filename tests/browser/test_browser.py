@@ -1,8 +1,8 @@
 # Owner: browser & load-test engineer
 """The dashboard in a real browser (Debian's Chromium, Playwright): every page renders, eps sliders move the Gini.
 
-Starts ``streamlit run app.py`` on a free 127.0.0.1 port (throw-away ``ADVEX_CACHE_DIR``), opens every page found
-in ``pages/`` by its URL, moves the eps slider of the Tabular explorer and of the Saliency maps with the keyboard,
+Starts ``streamlit run app.py`` on a free 127.0.0.1 port (throw-away ``ADVEX_CACHE_DIR``), opens every page of
+``advex.dashboard.navigation`` by its URL, moves the eps slider of the Tabular explorer and of the Saliency maps with the keyboard,
 and checks the direction of the Gini index (eq. I.67) that the page shows: a larger eps gives the adversarial
 model sparser explanations (Sections 4-5; Table 1, Figure 1). Screenshots go to ``$ADVEX_ARTIFACTS_DIR/browser``
 (else a pytest tmp folder). The server is always stopped (terminate, then kill).
@@ -100,6 +100,8 @@ def test_sidebar_lists_every_page_at_its_url(server, page):
     links = page.locator('[data-testid="stSidebarNavLink"]')
     hrefs = [links.nth(i).get_attribute("href").rstrip("/") for i in range(links.count())]
     assert hrefs == [server.url(p.url_path).rstrip("/") for p in PAGES]
+    titles = [links.nth(i).inner_text().strip().splitlines()[-1] for i in range(links.count())]  # after the icon
+    assert titles == [p.title for p in PAGES], "the sidebar should name every view, the first one 'Home'"
 
 
 def test_tabular_eps_slider_raises_the_adversarial_gini(server, page, screenshots):
