@@ -5,12 +5,10 @@ import streamlit as st
 from advex.dashboard import tabular, url_state
 from advex.dashboard.downloads import show_figure, table_download
 from advex.dashboard.layout import credit, how_to_get, page_setup
-from advex.dashboard.plots import example_ig_bars, feature_impact_bars, style
 from advex.dashboard.safe import safe_section
 from advex.errors import DataMissingError
-from advex.experiments.tabular import TABULAR_DATASETS, feature_impact_frame
+from advex.experiments.tabular import TABULAR_DATASETS
 
-NAMES = {"mushroom": "Mushroom (UCI)", "spambase": "Spambase (UCI)", "synthetic": "Synthetic (FEAT-TRANS)"}
 
 presenting = page_setup("Tabular explorer")
 st.title("Tabular explorer")
@@ -52,37 +50,31 @@ if data is not None:
 
 if result is not None:
     with safe_section("Accuracy and sparseness"):
-        summary = tabular.summary_frame(result)
+        view = tabular.comparison_view(data, result, presenting)
         columns = st.columns(3)
-        for column, (label, row) in zip(columns, summary.iterrows()):
+        for column, (label, row) in zip(columns, view.summary.iterrows()):
             column.subheader(label)
             column.caption(row["setting"])
             column.metric("test accuracy", f"{row['accuracy']:.1%}",
                           delta=None if label == "natural" else f"{-row['AcDrop']:+.1%}")
             column.metric("mean Gini of IG", f"{row['mean Gini']:.3f}",
                           delta=None if label == "natural" else f"{row['dG']:+.3f} (dG)")
-        table_download(summary, f"{name}_summary_eps{eps:g}_lam{lam:g}", key="summary", label="Summary CSV")
+        table_download(view.summary, f"{name}_summary_eps{eps:g}_lam{lam:g}", key="summary", label="Summary CSV")
 
     with safe_section("Feature impact"):
-        min_fraction = tabular.min_fi_fraction(name)
-        frame = feature_impact_frame(result, min_fraction=min_fraction)
-        title = f"Feature Impact on {NAMES[name]}, eps = {eps:g}, lambda = {lam:g}"
-        if min_fraction:
-            title += f" (features with FI >= {min_fraction:.0%} of the largest)"
-        fig = style(feature_impact_bars(frame, title), presenting, height=480)
-        show_figure(fig, f"{name}_feature_impact_eps{eps:g}_lam{lam:g}", key="fi")
-        table_download(frame, f"{name}_feature_impact_eps{eps:g}_lam{lam:g}", key="fi", label="Feature impact CSV")
+        view = tabular.comparison_view(data, result, presenting)
+        show_figure(view.feature_impact_figure, f"{name}_feature_impact_eps{eps:g}_lam{lam:g}", key="fi")
+        table_download(view.feature_impact, f"{name}_feature_impact_eps{eps:g}_lam{lam:g}", key="fi",
+                       label="Feature impact CSV")
 
     with safe_section("One test example"):
         st.subheader("One test example")
         n_test = len(data.X_test)
         url_state.check_int("row", 0, n_test - 1)
         row = st.number_input("test row", 0, n_test - 1, value=0, step=1, key="row", bind=url_state.BIND)
-        st.dataframe(tabular.example_summary(result, data, int(row)), column_config={
-            "Gini of IG": st.column_config.NumberColumn(format="%.3f")})
-        ig = tabular.example_ig_frame(result, data, int(row))
-        fig = style(example_ig_bars(ig, f"IG of test row {row} (largest 25 |IG|)"), presenting, height=420)
-        show_figure(fig, f"{name}_row{row}_ig_eps{eps:g}_lam{lam:g}", key="ig")
-        table_download(ig, f"{name}_row{row}_ig", key="ig", label="IG CSV")
+        example = tabular.example_view(data, result, int(row), presenting)
+        st.dataframe(example.summary, column_config={"Gini of IG": st.column_config.NumberColumn(format="%.3f")})
+        show_figure(example.ig_figure, f"{name}_row{row}_ig_eps{eps:g}_lam{lam:g}", key="ig")
+        table_download(example.ig, f"{name}_row{row}_ig", key="ig", label="IG CSV")
 
     credit(data.credit)

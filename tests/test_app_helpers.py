@@ -217,6 +217,25 @@ def test_cached_comparison_equals_the_direct_computation():
     assert moved.results["a"] is not cached.results["a"]
 
 
+def test_views_are_built_once_per_setting_and_match_the_comparison():
+    from advex.dashboard import tabular
+    from advex.experiments.tabular import feature_impact_frame
+
+    data = tabular.dataset("synthetic")
+    result = tabular.comparison(data, eps=0.12, lam=0.03)
+    view = tabular.comparison_view(data, result)
+    assert tabular.comparison_view(data, tabular.comparison(data, eps=0.12, lam=0.03)) is view  # shared
+    assert tabular.comparison_view(data, tabular.comparison(data, eps=0.13, lam=0.03)) is not view
+    assert tabular.comparison_view(data, result, presenting=True) is not view  # larger type, its own figure
+    pd.testing.assert_frame_equal(view.feature_impact, feature_impact_frame(result))
+    assert view.summary.loc["adversarial", "dG"] == pytest.approx(result.dG["a"])
+    assert "eps = 0.12, lambda = 0.03" in view.feature_impact_figure.layout.title.text
+    example = tabular.example_view(data, result, row=3)
+    assert tabular.example_view(data, result, row=3) is example
+    np.testing.assert_array_equal(example.ig["adversarial"].to_numpy(), result.results["a"].ig[3])
+    assert example.summary.loc["natural", "Gini of IG"] == pytest.approx(result.results["n"].gini[3])
+
+
 @pytest.mark.parametrize("eps, lam", [(-0.1, 0.01), (0.1, float("nan")), (3.0, 0.01)])
 def test_impossible_tabular_settings_are_refused(eps, lam):
     from advex.dashboard import tabular

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from advex.dashboard.plots import use_dashboard_template
 from advex.dashboard.presentation import presentation_toggle
 from advex.data.paths import DATA_ENV
 from advex.data.registry import DATASETS
@@ -22,8 +23,8 @@ THREADS_ENV = "ADVEX_TORCH_THREADS"
 _configured = False
 
 
-def configure_compute() -> None:
-    """Once per server process: torch threads, and the cache warm-up (:mod:`advex.dashboard.warmup`).
+def configure_process() -> None:
+    """Once per server process: the plotly template, torch threads and the cache warm-up (:mod:`advex.dashboard.warmup`).
 
     Torch uses ``$ADVEX_TORCH_THREADS`` threads per operation (default 1).
 
@@ -35,6 +36,7 @@ def configure_compute() -> None:
     if _configured:
         return
     _configured = True
+    use_dashboard_template()
     configured = os.environ.get(THREADS_ENV)
     under_server = "streamlit" in Path(sys.argv[0]).parts[-2:] or Path(sys.argv[0]).name == "streamlit"
     under_server = under_server and sys.argv[1:2] == ["run"]
@@ -50,7 +52,7 @@ def configure_compute() -> None:
 
 def page_setup(title: str) -> bool:
     """Title the browser tab, draw the sidebar switch, and return whether presentation mode is on."""
-    configure_compute()
+    configure_process()
     st.set_page_config(page_title=f"{title} - advex")
     presenting = presentation_toggle()
     st.sidebar.caption(f"Paper: {PAPER}.")

@@ -3,16 +3,19 @@
 A slider move changes one model only (eps the adversarial one, lambda the l1 one), so each of
 the three models is cached on its own setting: natural on (data set, seed), l1 on lambda,
 adversarial on eps. The comparison (dG of eqs. 21-22, AcDrop of Table 1) is rebuilt from the
-three cached results.
+three cached results. What the page draws for a setting (tables and figures) is built once per
+server too and shared read-only, so a room of students moving to the same eps costs one build.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import torch
 
 from advex.data.paths import data_search_dirs
@@ -24,9 +27,11 @@ from advex.experiments.tabular import (
     TabularComparison,
     evaluate_model,
     fit_model,
+    feature_impact_frame,
     load_tabular_or_synthetic,
 )
 from advex.dashboard.cache import SharedLRU
+from advex.dashboard.plots import example_ig_bars, feature_impact_bars, style
 from advex.metrics.sparseness import accuracy_drop, average_dG
 
 Progress = Callable[[float, str], None]
@@ -36,8 +41,32 @@ LAM_RANGE = (0.0, 0.1)
 # Figure J.5 shows only Spambase features with FI >= 5% of the largest; Mushroom (J.4) shows all.
 MIN_FI_FRACTION = {"spambase": 0.05}
 
+TITLES = {"mushroom": "Mushroom (UCI)", "spambase": "Spambase (UCI)", "synthetic": "Synthetic (FEAT-TRANS)"}
+
 DATASETS: SharedLRU[TabularDataset] = SharedLRU(max_entries=6)
 RESULTS: SharedLRU[ModelResult] = SharedLRU(max_entries=96)
+
+
+@dataclass(frozen=True)
+class ComparisonView:
+    """The explorer's tables and Feature-Impact chart for one setting (shared read-only across sessions)."""
+
+    summary: pd.DataFrame
+    feature_impact: pd.DataFrame
+    feature_impact_figure: go.Figure
+
+
+@dataclass(frozen=True)
+class ExampleView:
+    """One test row under the three models: P, prediction and Gini per model, its IG table and chart."""
+
+    summary: pd.DataFrame
+    ig: pd.DataFrame
+    ig_figure: go.Figure
+
+
+VIEWS: SharedLRU[ComparisonView] = SharedLRU(max_entries=96)
+EXAMPLES: SharedLRU[ExampleView] = SharedLRU(max_entries=192)
 
 
 def check_setting(eps: float, lam: float) -> None:
@@ -148,3 +177,37 @@ def example_summary(result: TabularComparison, data: TabularDataset, row: int) -
 def min_fi_fraction(name: str) -> float:
     """The Feature-Impact display threshold of Figures J.4/J.5 for data set ``name``."""
     return MIN_FI_FRACTION.get(name, 0.0)
+
+
+def _setting_key(data: TabularDataset, result: TabularComparison, seed: int) -> tuple:
+    return (data.name, id(data), result.eps, result.lam, seed)
+
+
+def comparison_view(
+    data: TabularDataset, result: TabularComparison, presenting: bool = False, seed: int = 0
+) -> ComparisonView:
+    """Summary (Table 1 quantities) and Feature Impact (Figures J.4/J.5) of ``result``, built once per setting."""
+
+    def build() -> ComparisonView:
+        min_fraction = min_fi_fraction(data.name)
+        frame = feature_impact_frame(result, min_fraction=min_fraction)
+        title = f"Feature Impact on {TITLES.get(data.name, data.name)}, eps = {result.eps:g}, lambda = {result.lam:g}"
+        if min_fraction:
+            title += f" (features with FI >= {min_fraction:.0%} of the largest)"
+        figure = style(feature_impact_bars(frame, title), presenting, height=480)
+        return ComparisonView(summary_frame(result), frame, figure)
+
+    return VIEWS.get_or_compute((*_setting_key(data, result, seed), presenting), build)
+
+
+def example_view(
+    data: TabularDataset, result: TabularComparison, row: int, presenting: bool = False, seed: int = 0
+) -> ExampleView:
+    """Test row ``row`` explained by the three models (IG, eq. 15), built once per setting and row."""
+
+    def build() -> ExampleView:
+        ig = example_ig_frame(result, data, row)
+        figure = style(example_ig_bars(ig, f"IG of test row {row} (largest 25 |IG|)"), presenting, height=420)
+        return ExampleView(example_summary(result, data, row), ig, figure)
+
+    return EXAMPLES.get_or_compute((*_setting_key(data, result, seed), row, presenting), build)
