@@ -62,6 +62,11 @@ class ZooEntry:
     eps: float = 0.0
     lam: float = 0.0
 
+    @classmethod
+    def for_mode(cls, mode: str, eps: float = 0.0, lam: float = 0.0) -> ZooEntry:
+        """The entry of ``mode`` keeping only the setting it trains with: eps for "adv", lambda for "l1"."""
+        return cls(mode, eps=eps if mode == "adv" else 0.0, lam=lam if mode == "l1" else 0.0)
+
     @property
     def name(self) -> str:
         return {"natural": "natural", "l1": f"l1_{self.lam:g}", "adv": f"adv_{self.eps:g}"}[self.mode]

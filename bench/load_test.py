@@ -60,43 +60,17 @@ def percentile(values: list[float], q: float) -> float:
 
 def process_tree_rss(pid: int | None) -> int:
     """Resident memory in bytes of process ``pid`` and all its children (0 when unknown or gone)."""
-    import psutil
-
-    if pid is None:
-        return 0
-    try:
-        root = psutil.Process(pid)
-        tree = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0
-    total = 0
-    for process in tree:
-        try:
-            total += process.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total
+    return int(driver.process_tree_total(pid, lambda process: process.memory_info().rss))
 
 
 def process_tree_cpu(pid: int | None) -> float:
     """CPU seconds (user + system) used so far by process ``pid`` and its children (0 when unknown)."""
-    import psutil
 
-    if pid is None:
-        return 0.0
-    try:
-        root = psutil.Process(pid)
-        tree = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for process in tree:
-        try:
-            times = process.cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
+    def busy(process) -> float:
+        times = process.cpu_times()
+        return times.user + times.system
+
+    return float(driver.process_tree_total(pid, busy))
 
 
 async def sample_memory(pid: int | None, samples: list[int], interval: float = 0.5) -> None:

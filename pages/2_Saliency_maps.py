@@ -46,7 +46,7 @@ if state is not None and state.images is not None:
                 f"{label} {share:.1%}" for label, share in zip(grid.columns, view.mask_share(masks))))
         fig = saliency_grid(grid.images, grid.columns, grid.maps, grid.titles, grid.row_titles, signed, overlay, masks)
         fig = style(fig, presenting)
-        fig.update_layout(legend=None, margin={"l": 10, "r": 10, "t": 60, "b": 10})
+        fig.update_layout(legend=None, margin={"l": 10, "r": 10, "t": 80, "b": 10})
         show_figure(fig, f"saliency_{state.dataset}_{state.method}_eps{state.eps:g}", key="saliency")
         table_download(grid.table, f"saliency_{state.dataset}_{state.method}_eps{state.eps:g}", key="saliency")
 

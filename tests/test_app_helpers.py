@@ -265,18 +265,10 @@ def test_deepshap_leaves_the_shared_model_untouched():
     assert shap_maps[0].attribution.shape == (1, 28, 28)
 
 
-def test_warm_up_fills_the_shared_caches(tmp_path, monkeypatch):
-    import sys
-
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-    from test_app_models import build_tiny_zoo
-
+def test_warm_up_fills_the_shared_caches(tiny_zoo):
     from advex.dashboard import models, tabular
     from advex.dashboard.warmup import warm_up
 
-    monkeypatch.setenv("ADVEX_ZOO_DIR", str(build_tiny_zoo(tmp_path / "zoo")))
-    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("ADVEX_DATA_DIR", str(tmp_path / "no-data"))
     models.MODELS.clear()
     warm_up()
     assert tabular.is_cached(tabular.dataset("synthetic"), 0.1, 0.02)

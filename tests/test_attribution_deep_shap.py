@@ -10,8 +10,8 @@ from advex.attribution.closed_form import closed_form_ig
 from advex.attribution.deep_shap import deep_shap, default_background, expected_value
 from advex.attribution.integrated_gradients import class_probability
 from advex.attribution.outputs import ClassProbability
-from advex.models.cnn import MadryCNN
 from advex.models.linear import LogisticRegression
+from conftest import confident_cnn
 
 
 class LinearSoftmaxModel(nn.Module):
@@ -26,14 +26,6 @@ class LinearSoftmaxModel(nn.Module):
 
     def forward(self, x):
         return self.linear(x)
-
-
-def _cnn(seed=0, scale=20.0):
-    torch.manual_seed(seed)
-    model = MadryCNN()
-    with torch.no_grad():
-        model.fc2.weight.mul_(scale)
-    return model.eval()
 
 
 @pytest.mark.parametrize("target", [1, 0])
@@ -52,7 +44,7 @@ def test_deep_shap_of_logistic_with_one_reference_equals_lemma_4_1(target):
 
 
 def test_class_probability_is_the_softmax_entry():
-    model = _cnn()
+    model = confident_cnn()
     x = torch.rand(4, 1, 28, 28)
     for k in (0, 6):
         torch.testing.assert_close(ClassProbability(model, k)(x)[:, 0], torch.softmax(model(x), dim=1)[:, k])
@@ -92,7 +84,7 @@ def test_deep_shap_credits_features_acting_through_other_logits():
 
 
 def test_deep_shap_additivity_for_the_true_class_on_cnn():
-    model = _cnn(seed=1)
+    model = confident_cnn(seed=1)
     torch.manual_seed(2)
     background = default_background(0.2 * torch.rand(40, 1, 28, 28), n=20)
     x = torch.rand(4, 1, 28, 28)
@@ -106,7 +98,7 @@ def test_deep_shap_additivity_for_the_true_class_on_cnn():
 
 
 def test_deep_shap_explains_only_the_given_class_per_example():
-    model = _cnn(seed=3)
+    model = confident_cnn(seed=3)
     background = torch.rand(5, 1, 28, 28)
     x = torch.rand(3, 1, 28, 28)
     y = torch.tensor([4, 9, 4])
@@ -134,7 +126,7 @@ def test_deep_shap_rejects_bad_targets():
 
 
 def test_deep_shap_leaves_the_model_untouched_and_works_under_no_grad():
-    model = _cnn(seed=5)
+    model = confident_cnn(seed=5)
     x, background = torch.rand(2, 1, 28, 28), torch.rand(3, 1, 28, 28)
     expected = deep_shap(model, x, 1, background)
     with torch.no_grad():

@@ -8,8 +8,8 @@ from scipy.special import expit
 from advex.attribution.closed_form import closed_form_ig
 from advex.attribution.integrated_gradients import class_probability, completeness_gap, integrated_gradients
 from advex.attribution.outputs import ProbabilityOutput
-from advex.models.cnn import MadryCNN
 from advex.models.linear import LogisticRegression
+from conftest import confident_cnn
 
 
 def _logistic(d=6, seed=0):
@@ -20,22 +20,13 @@ def _logistic(d=6, seed=0):
     return model
 
 
-def _confident_cnn(seed=0):
-    """A random MadryCNN whose logits are scaled up so class probabilities move far from 1/10."""
-    torch.manual_seed(seed)
-    model = MadryCNN()
-    with torch.no_grad():
-        model.fc2.weight.mul_(20.0)
-    return model.eval()
-
-
 def test_probability_output_binary_and_multiclass():
     logistic = _logistic()
     x = torch.randn(5, 6, dtype=torch.float32)
     probs = ProbabilityOutput(logistic)(x)
     p = torch.sigmoid(logistic(x))
     assert torch.allclose(probs, torch.stack([1 - p, p], dim=1))
-    cnn = _confident_cnn()
+    cnn = confident_cnn()
     images = torch.rand(3, 1, 28, 28)
     assert torch.allclose(ProbabilityOutput(cnn)(images), torch.softmax(cnn(images), dim=1))
 
@@ -65,7 +56,7 @@ def test_ig_of_logistic_matches_independent_quadrature_of_eq_13():
 
 
 def test_ig_completeness_on_cnn_within_one_percent():
-    model = _confident_cnn()
+    model = confident_cnn()
     torch.manual_seed(1)
     x = torch.rand(6, 1, 28, 28)
     y = model(x).argmax(dim=1)
@@ -79,7 +70,7 @@ def test_ig_completeness_on_cnn_within_one_percent():
 
 
 def test_ig_explains_only_the_given_class_per_example():
-    model = _confident_cnn(seed=2)
+    model = confident_cnn(seed=2)
     x = torch.rand(3, 1, 28, 28)
     y = torch.tensor([7, 2, 7])
     batch = integrated_gradients(model, x, y)

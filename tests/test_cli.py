@@ -1,6 +1,5 @@
 """The `advex` command line: every subcommand has --help; `advex train` writes a loadable model."""
 
-import typer
 from typer.main import get_command
 from typer.testing import CliRunner
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from advex.cli import app
 from advex.data.registry import DATASETS
 from advex.errors import DataFormatError, DataMissingError
-from test_data_images import idx_bytes, real_data_root
+from conftest import idx_bytes, require_dataset
 
 runner = CliRunner()
 
@@ -40,15 +40,13 @@ def test_list_reports_missing_with_the_fix(tmp_path):
     assert str(tmp_path / "empty") in result.output and str(tmp_path / "cache" / "data") in result.output
 
 
-def test_list_and_verify_real_data():
-    root = real_data_root()
-    if root is None or not (root / "mushroom" / "agaricus-lepiota.data").is_file():
-        pytest.skip("real data not found: set ADVEX_DATA_DIR or provide ../shared/data")
-    listed = runner.invoke(app, ["data", "list", "--data-dir", str(root)])
+def test_list_and_verify_real_data(data_dir):
+    require_dataset(data_dir, "mushroom/agaricus-lepiota.data")
+    listed = runner.invoke(app, ["data", "list", "--data-dir", str(data_dir)])
     assert listed.exit_code == 0, listed.output
     mushroom_line = next(line for line in listed.output.splitlines() if line.startswith("mushroom"))
-    assert "found" in mushroom_line and str(root / "mushroom") in mushroom_line
-    checked = runner.invoke(app, ["data", "verify", "mushroom", "--data-dir", str(root)])
+    assert "found" in mushroom_line and str(data_dir / "mushroom") in mushroom_line
+    checked = runner.invoke(app, ["data", "verify", "mushroom", "--data-dir", str(data_dir)])
     assert checked.exit_code == 0, checked.output
     assert "agaricus-lepiota.data: ok" in checked.output and "SHA-256 matches" in checked.output
 

@@ -20,7 +20,7 @@ from advex.data.images import load_image_dataset
 from advex.data.registry import DATASETS
 from advex.data.tabular import load_mushroom
 from advex.errors import DataFormatError, DataMissingError
-from test_data_images import idx_bytes, real_data_root, write_fake_cifar
+from conftest import idx_bytes, require_dataset, write_fake_cifar
 
 MUSHROOM_ROWS = [
     "e,x,y,g,t,n,f,c,b,p,t,b,s,s,w,w,p,w,o,p,k,y,d",
@@ -168,11 +168,8 @@ def test_fetch_tabular_checks_rows_and_labels(tmp_path, monkeypatch):
     assert _leftovers(folder) == []
 
 
-def test_check_file_on_real_and_damaged_copies(tmp_path):
-    root = real_data_root()
-    if root is None or not (root / "mnist" / "t10k-labels-idx1-ubyte.gz").is_file():
-        pytest.skip("real data not found: set ADVEX_DATA_DIR or provide ../shared/data")
-    real = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
+def test_check_file_on_real_and_damaged_copies(tmp_path, data_dir):
+    real = require_dataset(data_dir, "mnist/t10k-labels-idx1-ubyte.gz")
     assert check_file("mnist", "test_labels", real).ok
     content = bytearray(gzip.decompress(real.read_bytes()))
     content[100] ^= 1  # one flipped bit: same shape, different content
@@ -180,7 +177,7 @@ def test_check_file_on_real_and_damaged_copies(tmp_path):
     damaged.write_bytes(bytes(content))
     result = check_file("mnist", "test_labels", damaged)
     assert not result.ok and "SHA-256" in result.detail
-    mushroom = root / "mushroom" / "agaricus-lepiota.data"
+    mushroom = data_dir / "mushroom" / "agaricus-lepiota.data"
     if mushroom.is_file():
         assert check_file("mushroom", "data", mushroom).detail.startswith("SHA-256 matches")
 

@@ -13,35 +13,7 @@ import pytest
 
 from advex.data.images import load_image_dataset, read_cifar_batches, read_idx
 from advex.errors import AdvexError, DataFormatError, DataMissingError
-
-REPO = Path(__file__).resolve().parents[1]
-IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(">i2"): 0x0B, np.dtype(">i4"): 0x0C,
-             np.dtype(">f4"): 0x0D, np.dtype(">f8"): 0x0E}
-
-
-def real_data_root() -> Path | None:
-    """ADVEX_DATA_DIR if set, else ../shared/data next to the repository; None when neither exists."""
-    for root in (os.environ.get("ADVEX_DATA_DIR"), REPO.parent / "shared" / "data"):
-        if root and Path(root).is_dir():
-            return Path(root)
-    return None
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """Encode ``array`` in the IDX format by hand (independent of the reader under test)."""
-    code = IDX_CODES[array.dtype]
-    return bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
-
-
-def write_idx(path: Path, array: np.ndarray, compress: bool) -> Path:
-    data = idx_bytes(array)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if compress:
-        path = path.with_name(path.name + ".gz")
-        data = gzip.compress(data)
-    path.write_bytes(data)
-    return path
-
+from conftest import cifar_batch, idx_bytes, require_dataset, write_fake_cifar, write_idx
 
 # ---------------------------------------------------------------- IDX
 
@@ -146,57 +118,28 @@ def test_missing_image_data_says_how_to_fetch(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- real MNIST / Fashion-MNIST
 
 
-def _real(name: str) -> Path:
-    root = real_data_root()
-    if root is None or not (root / name / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"real {name} not found: set ADVEX_DATA_DIR or provide ../shared/data/{name}")
-    return root
-
-
-def test_real_mnist_shapes_and_range():
-    root = _real("mnist")
-    data = load_image_dataset("mnist", root)
+def test_real_mnist_shapes_and_range(data_dir):
+    require_dataset(data_dir, "mnist/t10k-images-idx3-ubyte.gz")
+    data = load_image_dataset("mnist", data_dir)
     assert data.X_train.shape == (50000, 1, 28, 28)
     assert data.X_val.shape == (10000, 1, 28, 28)
     assert data.X_test.shape == (10000, 1, 28, 28)
     for X in (data.X_train, data.X_val, data.X_test):
         assert X.dtype == np.float32 and X.min() == 0.0 and X.max() == 1.0
-    raw = read_idx(root / "mnist" / "train-labels-idx1-ubyte.gz")
+    raw = read_idx(data_dir / "mnist" / "train-labels-idx1-ubyte.gz")
     np.testing.assert_array_equal(np.bincount(data.y_train) + np.bincount(data.y_val), np.bincount(raw))
     assert set(np.unique(data.y_test)) == set(range(10))
     assert "LeCun" in data.credit
 
 
-def test_real_fashion_test_split():
-    root = _real("fashion-mnist")
-    data = load_image_dataset("fashion-mnist", root, split="test")
+def test_real_fashion_test_split(data_dir):
+    require_dataset(data_dir, "fashion-mnist/t10k-images-idx3-ubyte.gz")
+    data = load_image_dataset("fashion-mnist", data_dir, split="test")
     assert data.X_test.shape == (10000, 1, 28, 28) and data.y_test.shape == (10000,)
     assert data.class_names[9] == "Ankle boot" and data.X_train.shape[0] == 0
 
 
 # ---------------------------------------------------------------- CIFAR-10 (files in the real pickle format)
-
-
-def _batch(images_per_batch: int, first_label: int) -> dict:
-    data = np.empty((images_per_batch, 3072), dtype=np.uint8)
-    data[:, :1024], data[:, 1024:2048], data[:, 2048:] = 10, 20, 30  # channel-major R, G, B planes
-    data[:, 0] = np.arange(images_per_batch)  # top-left red pixel numbers the image
-    labels = [(first_label + i) % 10 for i in range(images_per_batch)]
-    return {b"batch_label": b"batch", b"labels": labels, b"data": data,
-            b"filenames": [b"img%d.png" % i for i in range(images_per_batch)]}
-
-
-def write_fake_cifar(root: Path, per_batch: int = 3, n_test: int = 4) -> Path:
-    folder = root / "cifar10" / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    for i in range(1, 6):
-        (folder / f"data_batch_{i}").write_bytes(pickle.dumps(_batch(per_batch, i), protocol=2))
-    (folder / "test_batch").write_bytes(pickle.dumps(_batch(n_test, 0), protocol=2))
-    meta = {b"num_cases_per_batch": per_batch, b"num_vis": 3072,
-            b"label_names": [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse",
-                             b"ship", b"truck"]}
-    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
-    return folder
 
 
 def test_read_cifar_batches(tmp_path):
@@ -237,7 +180,7 @@ def test_malicious_cifar_pickle_is_refused_not_executed(tmp_path):
 
 @pytest.mark.parametrize(
     "content, message",
-    [(pickle.dumps(_batch(3, 0), protocol=2)[:-40], "corrupt or truncated"),
+    [(pickle.dumps(cifar_batch(3, 0), protocol=2)[:-40], "corrupt or truncated"),
      (pickle.dumps([1, 2, 3], protocol=2), "expected a pickled dict"),
      (pickle.dumps({b"labels": [1]}, protocol=2), "b'data'"),
      (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 12]}, protocol=2), "0..9")],

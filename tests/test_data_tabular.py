@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,43 +17,19 @@ from advex.data.tabular import (
     load_tabular,
 )
 from advex.errors import AdvexError, DataFormatError, DataMissingError
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def real_data_root() -> Path | None:
-    """ADVEX_DATA_DIR if set, else ../shared/data next to the repository; None when neither exists."""
-    for root in (os.environ.get("ADVEX_DATA_DIR"), REPO.parent / "shared" / "data"):
-        if root and Path(root).is_dir():
-            return Path(root)
-    return None
+from conftest import require_dataset
 
 
 @pytest.fixture(scope="module")
-def root() -> Path:
-    found = real_data_root()
-    if found is None:
-        pytest.skip("real data not found: set ADVEX_DATA_DIR or provide ../shared/data")
-    return found
-
-
-def _require(root: Path, relative: str) -> Path:
-    path = root / relative
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
-    return path
+def mushroom(data_dir):
+    require_dataset(data_dir, "mushroom/agaricus-lepiota.data")
+    return load_mushroom(data_dir)
 
 
 @pytest.fixture(scope="module")
-def mushroom(root):
-    _require(root, "mushroom/agaricus-lepiota.data")
-    return load_mushroom(root)
-
-
-@pytest.fixture(scope="module")
-def spambase(root):
-    _require(root, "spambase/spambase.data")
-    return load_spambase(root)
+def spambase(data_dir):
+    require_dataset(data_dir, "spambase/spambase.data")
+    return load_spambase(data_dir)
 
 
 # ---------------------------------------------------------------- Mushroom (real file)
@@ -73,7 +48,7 @@ def test_mushroom_rows_and_stratified_70_30_split(mushroom):
     assert mushroom.label_names == ("poisonous", "edible")
 
 
-def test_mushroom_one_hot_names_and_groups(mushroom, root):
+def test_mushroom_one_hot_names_and_groups(mushroom, data_dir):
     X = np.concatenate([mushroom.X_train, mushroom.X_test])
     assert set(np.unique(X)) == {0.0, 1.0}
     np.testing.assert_array_equal(X.sum(axis=1), np.full(X.shape[0], 22.0))
@@ -87,11 +62,11 @@ def test_mushroom_one_hot_names_and_groups(mushroom, root):
     for group, cols in index.items():  # exactly one active value per attribute
         np.testing.assert_array_equal(X[:, cols].sum(axis=1), 1.0)
     # one column per value present in the file (independent count with pandas)
-    frame = pd.read_csv(root / "mushroom/agaricus-lepiota.data", header=None, dtype=str, keep_default_na=False)
+    frame = pd.read_csv(data_dir / "mushroom/agaricus-lepiota.data", header=None, dtype=str, keep_default_na=False)
     assert mushroom.n_features == int(frame.iloc[:, 1:].nunique().sum())
 
 
-def test_mushroom_encoding_round_trips_to_the_file_rows(mushroom, root):
+def test_mushroom_encoding_round_trips_to_the_file_rows(mushroom, data_dir):
     """Decoding every one-hot row (with its label) gives back exactly the multiset of lines in the file."""
     values = [name.split("=", 1)[1] for name in mushroom.feature_names]
     decoded = []
@@ -99,13 +74,13 @@ def test_mushroom_encoding_round_trips_to_the_file_rows(mushroom, root):
         for row, label in zip(X, y):
             codes = [values[col] for col in np.flatnonzero(row)]
             decoded.append(",".join(["e" if label == 1 else "p", *codes]))
-    lines = (root / "mushroom/agaricus-lepiota.data").read_text().split()
+    lines = (data_dir / "mushroom/agaricus-lepiota.data").read_text().split()
     assert sorted(decoded) == sorted(lines)
 
 
-def test_split_is_seeded(root):
-    _require(root, "mushroom/agaricus-lepiota.data")
-    a, b, c = load_mushroom(root, seed=3), load_mushroom(root, seed=3), load_mushroom(root, seed=4)
+def test_split_is_seeded(data_dir):
+    require_dataset(data_dir, "mushroom/agaricus-lepiota.data")
+    a, b, c = load_mushroom(data_dir, seed=3), load_mushroom(data_dir, seed=3), load_mushroom(data_dir, seed=4)
     np.testing.assert_array_equal(a.X_train, b.X_train)
     np.testing.assert_array_equal(a.y_test, b.y_test)
     assert not np.array_equal(a.X_train, c.X_train)
@@ -114,7 +89,7 @@ def test_split_is_seeded(root):
 # ---------------------------------------------------------------- Spambase (real file)
 
 
-def test_spambase_rows_names_and_standardisation(spambase, root):
+def test_spambase_rows_names_and_standardisation(spambase, data_dir):
     assert spambase.X_train.shape[0] + spambase.X_test.shape[0] == 4601
     assert spambase.n_features == 57
     assert spambase.feature_names == SPAMBASE_FEATURES and len(set(SPAMBASE_FEATURES)) == 57
@@ -127,7 +102,7 @@ def test_spambase_rows_names_and_standardisation(spambase, root):
     np.testing.assert_allclose(spambase.X_train.std(axis=0), 1.0, atol=1e-4)
     assert np.abs(spambase.X_test.mean(axis=0)).max() > 1e-3  # test set uses the training statistics
     # X = (raw - offset) / scale recovers the file's rows, and offset/scale are the training mean/std
-    raw = pd.read_csv(root / "spambase/spambase.data", header=None).to_numpy()
+    raw = pd.read_csv(data_dir / "spambase/spambase.data", header=None).to_numpy()
     raw_train = spambase.X_train.astype(np.float64) * spambase.scale + spambase.offset
     raw_test = spambase.X_test.astype(np.float64) * spambase.scale + spambase.offset
     np.testing.assert_allclose(spambase.offset, raw_train.mean(axis=0), rtol=1e-5, atol=1e-6)
@@ -138,13 +113,13 @@ def test_spambase_rows_names_and_standardisation(spambase, root):
     assert int(np.concatenate([spambase.y_train, spambase.y_test]).sum()) == int(raw[:, -1].sum()) == 1813
 
 
-def test_load_tabular_dispatch_and_bad_arguments(root):
-    _require(root, "spambase/spambase.data")
-    assert load_tabular("spambase", root).name == "spambase"
+def test_load_tabular_dispatch_and_bad_arguments(data_dir):
+    require_dataset(data_dir, "spambase/spambase.data")
+    assert load_tabular("spambase", data_dir).name == "spambase"
     with pytest.raises(AdvexError, match="mushroom, spambase"):
-        load_tabular("iris", root)
+        load_tabular("iris", data_dir)
     with pytest.raises(AdvexError, match="test_size"):
-        load_tabular("spambase", root, test_size=1.5)
+        load_tabular("spambase", data_dir, test_size=1.5)
 
 
 # ---------------------------------------------------------------- FEAT-TRANS (Section 2, Lemma 1 of App. B.2)
@@ -163,11 +138,11 @@ def test_feat_trans_hand_computed():
 
 
 @pytest.mark.parametrize("name", ["mushroom", "spambase"])
-def test_feat_trans_makes_class_means_symmetric(root, name):
+def test_feat_trans_makes_class_means_symmetric(data_dir, name):
     """Eq. 3 / B.23: E[x|y] = a y, i.e. E[x|y=1] = -E[x|y=0], with a = half the class-mean difference."""
-    _require(root, f"{name}/{'agaricus-lepiota' if name == 'mushroom' else 'spambase'}.data")
-    plain = load_tabular(name, root, seed=1)
-    trans = load_tabular(name, root, seed=1, feat_trans=True)
+    require_dataset(data_dir, f"{name}/{'agaricus-lepiota' if name == 'mushroom' else 'spambase'}.data")
+    plain = load_tabular(name, data_dir, seed=1)
+    trans = load_tabular(name, data_dir, seed=1, feat_trans=True)
     pos, neg = trans.y_train == 1, trans.y_train == 0
     m1 = trans.X_train[pos].astype(np.float64).mean(axis=0)
     m0 = trans.X_train[neg].astype(np.float64).mean(axis=0)

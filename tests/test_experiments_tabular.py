@@ -10,6 +10,7 @@ from advex.data.synthetic import make_synthetic
 from advex.experiments.table1 import tabular_attributions
 from advex.experiments.tabular import feature_impact_frame, run_tabular_comparison
 from advex.training.tabular import LogisticTrainer
+from conftest import require_dataset
 
 TABLE1_KEYS = {"dataset", "attr", "model", "eps", "lam", "accuracy", "mean_gini", "dG", "acc_drop"}
 
@@ -62,8 +63,7 @@ def test_ig_and_deepshap_agree_for_logistic_models():
 
 def test_table1_cli_on_real_data(data_dir, tmp_path):
     for folder in ("mushroom", "spambase"):
-        if not (data_dir / folder).is_dir():
-            pytest.skip(f"{data_dir / folder} is missing")
+        require_dataset(data_dir, folder)
     out = tmp_path / "table1.json"
     with pytest.raises(SystemExit) as exit_info:
         main(["table1", "--datasets", "mushroom", "spambase", "--json", str(out), "--data-dir", str(data_dir)])

@@ -1,26 +1,15 @@
 """Figures 2 and 3 and the saliency grids: data frames, renderers, files, and `advex figures` end to end."""
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from typer.testing import CliRunner
 
 from advex.cli import app
 from advex.experiments import figures as fig
-from advex.experiments.image_eval import EvalImages
 from advex.metrics.gini import gini
-from advex.models.cnn import MadryCNN
 from advex.models.io import save_model
-from test_image_eval import write_fake_mnist
-
-
-def _cnn(seed):
-    torch.manual_seed(seed)
-    model = MadryCNN()
-    with torch.no_grad():
-        model.fc2.weight.mul_(20.0)
-    return model.eval()
+from conftest import confident_cnn, require_dataset, write_fake_mnist
 
 
 def test_dG_frame_is_pointwise_difference_to_natural():
@@ -64,7 +53,7 @@ def test_saliency_grid_titles_carry_each_maps_gini(tmp_path):
     generator = torch.Generator().manual_seed(0)
     X = torch.rand(30, 1, 28, 28, generator=generator).numpy()
     y = torch.randint(0, 10, (30,), generator=generator).numpy()
-    models = {"natural": _cnn(0), "adversarial": _cnn(1)}
+    models = {"natural": confident_cnn(0), "adversarial": confident_cnn(1)}
     chosen = fig.pick_confident_examples(models, X, y, 2, seed=0, min_probability=0.99)
     assert len(chosen) == 2 and len(set(chosen)) == 2
     examples = fig.saliency_examples(models, X, y, chosen, "IG")
@@ -105,7 +94,7 @@ def _fake_zoo(root):
         "adv_0.3": ({"mode": "adv", "eps": 0.3, "lam": 0.0}, 0.985, (0.7, 0.72)),
     }
     for seed, (name, (card, accuracy, (g_ig, g_shap))) in enumerate(cards.items()):
-        save_model(_cnn(seed), root / "mnist" / name, {"name": name, "dataset": "mnist", **card,
+        save_model(confident_cnn(seed), root / "mnist" / name, {"name": name, "dataset": "mnist", **card,
                                                      "clean_accuracy": accuracy, "gini": {"ig": g_ig, "shap": g_shap}})
 
 
@@ -137,8 +126,7 @@ def test_figures_cli_rejects_unknown_parts():
 def test_tabular_figure_parts_on_real_spambase(data_dir):
     from advex.cli.figures import _tabular_parts
 
-    if not (data_dir / "spambase").is_dir():
-        pytest.skip("spambase data missing")
+    require_dataset(data_dir, "spambase")
     frame = fig.tabular_tradeoff_frame("spambase", [0.1], [0.02], data_dir=data_dir)
     assert set(frame["line"]) == {"A[IG]", "L[IG]"}
     assert frame["accuracy"].between(0.8, 1.0).all() and frame["mean_gini"].between(0, 1).all()

@@ -1,8 +1,6 @@
 """Image evaluation (Section 6.3): pointwise Gini of IG / DeepSHAP, Table 1 rows, `advex evaluate` end to end."""
 
-import gzip
 import json
-import struct
 
 import numpy as np
 import pytest
@@ -23,40 +21,11 @@ from advex.experiments.image_eval import (
     table1_from_models,
 )
 from advex.metrics.gini import gini
-from advex.models.cnn import MadryCNN
 from advex.models.io import save_model
 from advex.training.image import evaluate_clean
+from conftest import confident_cnn, write_fake_mnist
 
 ROW_KEYS = {"dataset", "attr", "model", "eps", "lam", "accuracy", "mean_gini", "dG", "acc_drop", "mean_gini_ci95", "n_images"}
-
-
-def _write_idx(path, array):
-    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
-
-
-def write_fake_mnist(root, n_train=30, n_test=12, seed=0):
-    """A tiny MNIST folder in the real IDX (.gz) format: bright squares whose position encodes the label."""
-    rng = np.random.default_rng(seed)
-    folder = root / "mnist"
-    folder.mkdir(parents=True)
-    for part, n in (("train", n_train), ("t10k", n_test)):
-        labels = rng.integers(0, 10, size=n)
-        images = (rng.random((n, 28, 28)) * 40).astype(np.uint8)
-        for i, label in enumerate(labels):
-            row, col = divmod(int(label), 5)
-            images[i, 4 + 10 * row : 12 + 10 * row, 2 + 5 * col : 6 + 5 * col] = 255
-        _write_idx(folder / f"{part}-images-idx3-ubyte.gz", images)
-        _write_idx(folder / f"{part}-labels-idx1-ubyte.gz", labels)
-    return root
-
-
-def _cnn(seed):
-    torch.manual_seed(seed)
-    model = MadryCNN()
-    with torch.no_grad():
-        model.fc2.weight.mul_(20.0)
-    return model.eval()
 
 
 def _images(n=16, n_background=6, seed=0):
@@ -68,7 +37,7 @@ def _images(n=16, n_background=6, seed=0):
 
 
 def test_pointwise_gini_equals_gini_of_the_true_class_maps():
-    model, images = _cnn(0), _images()
+    model, images = confident_cnn(0), _images()
     indices = images.choose(5, seed=1)
     points = pointwise_gini(model, images, indices, chunk=2)
     X, y = torch.as_tensor(images.X[indices]), torch.as_tensor(images.y[indices])
@@ -91,7 +60,7 @@ def test_choose_is_seeded_and_skips_background_rows():
 
 def test_table1_rows_from_models_follow_eqs_21_22():
     images = _images(n=12)
-    models = {key: (_cnn(seed), {"dataset": "mnist"}, f"mnist/{key}") for key, seed in (("n", 0), ("l", 1), ("a", 2))}
+    models = {key: (confident_cnn(seed), {"dataset": "mnist"}, f"mnist/{key}") for key, seed in (("n", 0), ("l", 1), ("a", 2))}
     rows, points = table1_from_models(models, images, {"eps": 0.3, "lam": 0.01}, n_images=4, seed=0)
     assert len(rows) == 6 and {row["attr"] for row in rows} == {"IG", "SHAP"}
     for row in rows:
@@ -110,7 +79,7 @@ def test_table1_rows_from_models_follow_eqs_21_22():
 
 
 def test_evaluate_reports_completeness_and_pgd():
-    model, images = _cnn(4), _images(n=10)
+    model, images = confident_cnn(4), _images(n=10)
     report, points = evaluate_image_model(model, {"dataset": "mnist", "eps": 0.1}, images, n_images=3, n_robust=4)
     assert report["pgd"] == {"eps": 0.1, "steps": 20, "step_size": 0.01, "random_start": True, "n_images": 4}
     assert 0.0 <= report["robust_accuracy"] <= 1.0
@@ -121,7 +90,7 @@ def test_evaluate_reports_completeness_and_pgd():
 def test_evaluate_cli_end_to_end_on_idx_files(tmp_path):
     data_dir = write_fake_mnist(tmp_path / "data")
     stem = tmp_path / "models" / "adv_0.3"
-    save_model(_cnn(5), stem, {"dataset": "mnist", "mode": "adv", "eps": 0.3, "lam": 0.0})
+    save_model(confident_cnn(5), stem, {"dataset": "mnist", "mode": "adv", "eps": 0.3, "lam": 0.0})
     out = tmp_path / "results"
     result = CliRunner().invoke(
         app,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from test_app_models import build_tiny_zoo
+from conftest import build_tiny_zoo
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = {"pages/1_Tabular_explorer.py", "pages/2_Saliency_maps.py", "pages/3_Train_a_model.py",
@@ -18,8 +18,12 @@ def test_home_links_every_view_and_lists_models(tmp_path, monkeypatch):
     monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception and not at.error
-    links = {link.proto.page for link in at.get("page_link")}  # URL paths: "Tabular_explorer", ...
+    links = {link.proto.page for link in at.main.get("page_link")}  # URL paths: "Tabular_explorer", ...
     assert {Path(p).stem.split("_", 1)[1] for p in PAGES} == links
+    from advex.dashboard.navigation import PAGES as NAVIGATION
+
+    sidebar = [(link.proto.label, link.proto.page) for link in at.sidebar.get("page_link")]
+    assert sidebar == [(page.title, page.url_path) for page in NAVIGATION]
     assert any("Theorem 3.1" in m.value for m in at.markdown)
     assert any("Computing on: **CPU" in m.value or "Computing on: **GPU" in m.value for m in at.markdown)
     zoo = at.dataframe[1].value
@@ -43,8 +47,12 @@ def test_navigation_lists_every_page_file_once():
 
     root = Path(APP).parent
     scripts = [page.script for page in NAVIGATION]
-    assert sorted(scripts) == sorted(str(p.relative_to(root)) for p in (root / "pages").glob("[0-9]*.py"))
+    assert scripts[0] == "app.py"
+    assert sorted(scripts[1:]) == sorted(str(p.relative_to(root)) for p in (root / "pages").glob("*.py"))
     assert NAVIGATION[0].title == "Home" and NAVIGATION[0].url_path == ""
+    from streamlit.source_util import page_icon_and_name  # Streamlit's own rule for a page file's URL path
+
+    assert all(page_icon_and_name(Path(page.script))[1] == page.url_path for page in NAVIGATION[1:])
     assert len({page.url_path for page in NAVIGATION}) == len(NAVIGATION)
 
 

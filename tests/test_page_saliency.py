@@ -6,38 +6,23 @@ import io
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from test_app_models import build_tiny_zoo, tiny_model
+from conftest import open_app_page, tiny_model
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/2_Saliency_maps.py"
 
 
-@pytest.fixture()
-def zoo(tmp_path, monkeypatch):
-    root = build_tiny_zoo(tmp_path / "zoo")
-    monkeypatch.setenv("ADVEX_ZOO_DIR", str(root))
-    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("ADVEX_DATA_DIR", str(tmp_path / "no-data"))
-    return root
-
-
 def open_page(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page(PAGE)
-    for key, value in params.items():
-        at.query_params[key] = str(value)
-    return at.run()
+    return open_app_page(PAGE, params)
 
 
 def ginis(at: AppTest) -> dict[str, float]:
     return {m.label: float(m.value) for m in at.metric}
 
 
-def test_three_models_side_by_side_with_gini_and_probability(zoo):
+def test_three_models_side_by_side_with_gini_and_probability(tiny_zoo):
     at = open_page()
     assert not at.exception and not at.error
     values = ginis(at)
@@ -46,7 +31,7 @@ def test_three_models_side_by_side_with_gini_and_probability(zoo):
     assert len(at.get("plotly_chart")) == 1
 
 
-def test_eps_slider_swaps_the_adversarial_model_and_its_gini(zoo):
+def test_eps_slider_swaps_the_adversarial_model_and_its_gini(tiny_zoo):
     at = open_page()
     before = ginis(at)
     at.select_slider(key="zoo_eps").set_value("0.1").run()
@@ -56,7 +41,7 @@ def test_eps_slider_swaps_the_adversarial_model_and_its_gini(zoo):
     assert after["Gini, natural"] == before["Gini, natural"]
 
 
-def test_test_image_from_the_link_and_class_navigation(zoo):
+def test_test_image_from_the_link_and_class_navigation(tiny_zoo):
     at = open_page(image=13, pick="class")
     assert at.number_input(key="image").value == 13
     at.selectbox(key="pick_class").set_value(4).run()
@@ -65,14 +50,14 @@ def test_test_image_from_the_link_and_class_navigation(zoo):
     assert not at.exception
 
 
-def test_misclassified_pick_lists_mistakes(zoo):
+def test_misclassified_pick_lists_mistakes(tiny_zoo):
     at = open_page(pick="misclassified")
     assert not at.exception
     options = at.selectbox(key="wrong_pick").options
     assert len(options) > 0 and options[0].startswith("#")
 
 
-def test_gallery_and_deepshap(zoo):
+def test_gallery_and_deepshap(tiny_zoo):
     at = open_page(source="gallery", n=3, method="SHAP")
     assert not at.exception and not at.error
     assert all(label.startswith("mean Gini") for label in ginis(at))
@@ -80,7 +65,7 @@ def test_gallery_and_deepshap(zoo):
     assert len(table) == 1
 
 
-def test_keep_top_mass_reports_the_share_of_pixels(zoo):
+def test_keep_top_mass_reports_the_share_of_pixels(tiny_zoo):
     at = open_page(keep=50)
     assert not at.exception
     caption = next(c.value for c in at.caption if c.value.startswith("Pixels needed for 50%"))
@@ -93,7 +78,7 @@ def png(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def test_upload_is_converted_previewed_and_explained(zoo):
+def test_upload_is_converted_previewed_and_explained(tiny_zoo):
     at = open_page(source="upload")
     picture = np.full((64, 64), 255, dtype=np.uint8)
     picture[16:48, 30:34] = 0
@@ -103,14 +88,14 @@ def test_upload_is_converted_previewed_and_explained(zoo):
     assert len(ginis(at)) == 3
 
 
-def test_an_upload_that_is_not_an_image_is_a_message(zoo):
+def test_an_upload_that_is_not_an_image_is_a_message(tiny_zoo):
     at = open_page(source="upload")
     at.file_uploader(key="upload").upload("paper.png", b"%PDF-1.4 not an image", "image/png").run()
     assert not at.exception
     assert any("not an image" in e.value for e in at.error)
 
 
-def test_a_corrupt_user_model_is_reported_and_the_others_still_show(zoo):
+def test_a_corrupt_user_model_is_reported_and_the_others_still_show(tiny_zoo):
     from advex.models.io import save_model
     from advex.zoo import user_models_dir
 
@@ -123,7 +108,7 @@ def test_a_corrupt_user_model_is_reported_and_the_others_still_show(zoo):
     assert set(ginis(at)) == {"Gini, natural", "Gini, l1-regularized lambda=0.01"}
 
 
-def test_impossible_eps_in_the_link_is_a_warning(zoo):
+def test_impossible_eps_in_the_link_is_a_warning(tiny_zoo):
     at = open_page(zoo_eps="7")
     assert not at.exception
     assert any("`zoo_eps` was ignored" in w.value for w in at.warning)

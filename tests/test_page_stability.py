@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
-from test_app_models import build_tiny_zoo
+from conftest import open_app_page
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/6_Stability.py"
 
 
 def open_page(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.switch_page("pages/6_Stability.py")
-    for key, value in params.items():
-        at.query_params[key] = str(value)
-    return at.run()
+    return open_app_page(PAGE, params, timeout=180)
 
 
 def values(at: AppTest) -> dict[str, float]:
@@ -38,10 +32,7 @@ def test_tabular_curves_render_and_eps_moves_the_adversarial_model(tmp_path, mon
     assert not at.exception and values(at) != after
 
 
-def test_image_attack_runs_on_demand(tmp_path, monkeypatch):
-    monkeypatch.setenv("ADVEX_ZOO_DIR", str(build_tiny_zoo(tmp_path / "zoo")))
-    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("ADVEX_DATA_DIR", str(tmp_path / "no-data"))
+def test_image_attack_runs_on_demand(tiny_zoo):
     at = open_page(domain="images", attacked=1)
     assert not at.exception and not at.metric
     at.button[0].click().run()

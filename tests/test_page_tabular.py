@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import require_dataset
+
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "1_Tabular_explorer.py")
 
 
@@ -84,8 +86,7 @@ def test_missing_real_data_explains_the_fix_and_offers_synthetic(tmp_path, monke
 
 
 def test_mushroom_feature_impact_follows_figure_j4(data_dir):
-    if not (data_dir / "mushroom").is_dir():
-        pytest.skip("Mushroom data missing")
+    require_dataset(data_dir, "mushroom")
     at = open_page(dataset="mushroom", eps=0.1)
     assert not at.exception and not at.error
     values = metrics(at)

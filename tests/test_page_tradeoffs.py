@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from test_app_models import build_tiny_zoo
+from conftest import open_app_page, require_dataset
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-@pytest.fixture()
-def zoo(tmp_path, monkeypatch):
-    monkeypatch.setenv("ADVEX_ZOO_DIR", str(build_tiny_zoo(tmp_path / "zoo")))
-    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("ADVEX_DATA_DIR", str(tmp_path / "no-data"))
+PAGE = "pages/4_Trade-offs.py"
 
 
 def open_page(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.switch_page("pages/4_Trade-offs.py")
-    for key, value in params.items():
-        at.query_params[key] = str(value)
-    return at.run()
+    return open_app_page(PAGE, params, timeout=180)
 
 
-def test_table1_uses_card_differences_and_prints_the_paper(zoo):
+def test_table1_uses_card_differences_and_prints_the_paper(tiny_zoo):
     at = open_page(n_images=5)
     assert not at.exception and not at.error
     table = at.dataframe[0].value.set_index(["attr", "model"])
@@ -39,7 +26,7 @@ def test_table1_uses_card_differences_and_prints_the_paper(zoo):
     assert any("mushroom" in c.value for c in at.caption)  # tabular data missing here: said so
 
 
-def test_figures_3_and_2_are_drawn_and_the_slider_recomputes(zoo):
+def test_figures_3_and_2_are_drawn_and_the_slider_recomputes(tiny_zoo):
     at = open_page(n_images=5)
     assert len(at.get("plotly_chart")) == 2
     at.slider(key="n_images").set_value(10).run()
@@ -47,8 +34,7 @@ def test_figures_3_and_2_are_drawn_and_the_slider_recomputes(zoo):
 
 
 def test_tabular_rows_are_trained_live_when_the_data_is_there(tmp_path, monkeypatch, data_dir):
-    if not (data_dir / "mushroom").is_dir():
-        pytest.skip("Mushroom data missing")
+    require_dataset(data_dir, "mushroom")
     monkeypatch.setenv("ADVEX_DATA_DIR", str(data_dir))
     monkeypatch.setenv("ADVEX_ZOO_DIR", str(tmp_path / "no-zoo"))
     monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
@@ -60,8 +46,7 @@ def test_tabular_rows_are_trained_live_when_the_data_is_there(tmp_path, monkeypa
 
 
 def test_figure3_tabular_curves_start_at_the_natural_model(data_dir, monkeypatch):
-    if not (data_dir / "spambase").is_dir():
-        pytest.skip("Spambase data missing")
+    require_dataset(data_dir, "spambase")
     from advex.dashboard import tradeoffs
 
     monkeypatch.setenv("ADVEX_DATA_DIR", str(data_dir))

@@ -3,44 +3,22 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-import numpy as np
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from conftest import open_app_page, write_fake_mnist
+
+PAGE = "pages/3_Train_a_model.py"
 
 
 def open_page(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page("pages/3_Train_a_model.py")
-    for key, value in params.items():
-        at.query_params[key] = str(value)
-    return at.run()
-
-
-def fake_mnist(tmp_path: Path) -> Path:
-    """A data folder with tiny IDX files in the real MNIST format (60 train, 20 test images)."""
-    import gzip
-    import struct
-
-    folder = tmp_path / "data" / "mnist"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 60), ("t10k", 20)):
-        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(
-            gzip.compress(struct.pack(">IIII", 0x803, n, 28, 28) + images.tobytes()))
-        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(
-            gzip.compress(struct.pack(">II", 0x801, n) + labels.tobytes()))
-    return tmp_path / "data"
+    return open_app_page(PAGE, params)
 
 
 def test_a_training_job_runs_and_its_model_appears(tmp_path, monkeypatch):
     from advex.dashboard import models, training
 
-    monkeypatch.setenv("ADVEX_DATA_DIR", str(fake_mnist(tmp_path)))
+    monkeypatch.setenv("ADVEX_DATA_DIR", str(write_fake_mnist(tmp_path / "data", n_train=60, n_test=20)))
     monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("ADVEX_ZOO_DIR", str(tmp_path / "no-zoo"))
     monkeypatch.setattr(training, "GINI_IMAGES", 2)
@@ -64,7 +42,7 @@ def test_a_training_job_runs_and_its_model_appears(tmp_path, monkeypatch):
 
 
 def test_an_impossible_eps_in_the_link_is_a_warning(tmp_path, monkeypatch):
-    monkeypatch.setenv("ADVEX_DATA_DIR", str(fake_mnist(tmp_path)))
+    monkeypatch.setenv("ADVEX_DATA_DIR", str(write_fake_mnist(tmp_path / "data", n_train=60, n_test=20)))
     monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
     at = open_page(mode="adv", train_eps="5")
     assert not at.exception

@@ -17,7 +17,7 @@ from advex.training.image import (
     learning_rate,
     train_image_model,
 )
-from tests.conftest import require_dataset
+from conftest import require_dataset
 
 
 def synthetic(n: int = 200, channels: int = 1, size: int = 28, seed: int = 0) -> SimpleNamespace:

@@ -23,7 +23,7 @@ from advex.zoo import (
     select_sample,
     zoo_dir,
 )
-from tests.conftest import REPO_ROOT, require_dataset
+from conftest import REPO_ROOT, require_dataset
 
 ZOO_CARDS = list_models(include_user=False)
 ZOO_IDS = [f"{c['dataset']}/{c['name']}" for c in ZOO_CARDS]

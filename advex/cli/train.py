@@ -12,11 +12,7 @@ from tqdm import tqdm
 from advex.experiments.tabular import TABULAR_DATASETS, load_tabular_or_synthetic
 from advex.models.io import CARD_SUFFIX, save_model, stem_path
 from advex.training.tabular import MODES, LogisticTrainer
-
-
-def model_name(mode: str, eps: float, lam: float) -> str:
-    """File stem of a trained model: ``natural``, ``l1_0.02`` or ``adv_0.1``."""
-    return {"natural": "natural", "l1": f"l1_{lam:g}", "adv": f"adv_{eps:g}"}[mode]
+from advex.zoo import ZooEntry, user_models_dir
 
 
 def train(
@@ -35,10 +31,9 @@ def train(
     if mode not in MODES:
         raise typer.BadParameter(f"choose one of {MODES}", param_hint="--mode")
     if out is None:
-        from advex.zoo import user_models_dir
-
         out = user_models_dir() / dataset
-    stem = Path(out) / model_name(mode, eps, lam)
+    entry = ZooEntry.for_mode(mode, eps, lam)
+    stem = Path(out) / entry.name
     started = time.perf_counter()
     if dataset in TABULAR_DATASETS:
         data = load_tabular_or_synthetic(dataset, data_dir=data_dir, seed=seed, feat_trans=feat_trans)
@@ -57,8 +52,8 @@ def train(
     card = {
         "dataset": dataset,
         "mode": mode,
-        "eps": eps if mode == "adv" else 0.0,
-        "lam": lam if mode == "l1" else 0.0,
+        "eps": entry.eps,
+        "lam": entry.lam,
         "seed": seed,
         "feat_trans": feat_trans,
         "protocol": protocol,

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
+from advex.dashboard.navigation import PAGES, favicon
 from advex.dashboard.plots import use_dashboard_template
 from advex.dashboard.presentation import presentation_toggle
 from advex.data.paths import DATA_ENV
@@ -51,9 +53,19 @@ def configure_process() -> None:
 
 
 def page_setup(title: str) -> bool:
-    """Title the browser tab, draw the sidebar switch, and return whether presentation mode is on."""
+    """Configure the page (title, icon, wide layout), draw the sidebar (views, presentation switch, paper).
+
+    Returns whether presentation mode is on.
+    """
     configure_process()
-    st.set_page_config(page_title=f"{title} - advex")
+    st.set_page_config(page_title=f"{title} - advex", page_icon=favicon(), layout="wide")
+    try:
+        for page in PAGES:
+            st.sidebar.page_link(page.script, label=page.title, icon=page.icon)
+        st.sidebar.divider()
+    except StreamlitPageNotFoundError:
+        pass  # a page run on its own (`streamlit run pages/...`, AppTest): there are no other views to link
+
     presenting = presentation_toggle()
     st.sidebar.caption(f"Paper: {PAPER}.")
     return presenting

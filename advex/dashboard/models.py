@@ -26,7 +26,7 @@ MODELS: SharedLRU[nn.Module] = SharedLRU(max_entries=12)  # MadryCNN ~13 MB each
 
 def cards(dataset: str | None = None) -> list[dict]:
     """Cards of the zoo's and the user's models (``advex.zoo.list_models``), newest listing every call."""
-    from advex.zoo import PAPER_EPS, list_models
+    from advex.zoo import list_models
 
     return list_models(dataset)
 

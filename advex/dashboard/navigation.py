@@ -1,11 +1,14 @@
-"""The dashboard's pages in sidebar order: one table for ``app.py``'s ``st.navigation``, the home page's links and tests.
+"""The dashboard's pages in sidebar order: one table for the sidebar, the home page's links and the tests.
 
-URL paths are the ones Streamlit derives from the file names (``pages/1_Tabular_explorer.py`` ->
-``/Tabular_explorer``), so bookmarks made before the table existed still open the same view.
+Streamlit serves ``app.py`` and ``pages/*.py`` (multipage apps with a ``pages/`` folder) at URL paths
+derived from the file names (``pages/1_Tabular_explorer.py`` -> ``/Tabular_explorer``). Its own
+sidebar would title the home page "app", so it is hidden (``client.showSidebarNavigation``) and
+:func:`advex.dashboard.layout.page_setup` draws this table instead.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +25,7 @@ class DashboardPage:
     url_path: str
 
 
-HOME = DashboardPage("pages/0_Home.py", "Home", ":material/home:", "")
+HOME = DashboardPage("app.py", "Home", ":material/home:", "")
 TABULAR = DashboardPage("pages/1_Tabular_explorer.py", "Tabular explorer", ":material/table_chart:", "Tabular_explorer")
 SALIENCY = DashboardPage("pages/2_Saliency_maps.py", "Saliency maps", ":material/image:", "Saliency_maps")
 TRAIN = DashboardPage("pages/3_Train_a_model.py", "Train a model", ":material/model_training:", "Train_a_model")
@@ -33,6 +36,7 @@ STABILITY = DashboardPage("pages/6_Stability.py", "Stability", ":material/shield
 PAGES = (HOME, TABULAR, SALIENCY, TRAIN, TRADEOFFS, THEORY, STABILITY)
 
 
+@functools.cache
 def favicon(size: int = 32) -> Image.Image:
     """The tab icon, drawn here so an offline server needs no icon font: a sparse saliency map.
 

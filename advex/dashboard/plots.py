@@ -124,12 +124,12 @@ def saliency_grid(
     signed: bool,
     overlay: bool,
     masks: list[list[np.ndarray]] | None = None,
-    cell: int = 190,
+    cell: int = 250,
 ) -> go.Figure:
     """A grid of saliency maps (Figure 1, J.6-J.10): one row per image, the input then one column per model.
 
     ``maps[r][c]`` is the (H, W) map of image r under model c, ``titles[r][c]`` its caption (Gini,
-    probability). Signed maps use a diverging scale centred on 0 (red positive, blue negative),
+    probability; ``<br>`` breaks a line). ``cell`` is the height of one row in pixels. Signed maps use a diverging scale centred on 0 (red positive, blue negative),
     absolute maps a sequential one; each row shares one colour range so models compare fairly.
     ``overlay`` draws the map translucently over the image; ``masks`` blank the pixels outside the
     kept share of attribution mass. The colour bar shows the first row's range.
@@ -140,9 +140,9 @@ def saliency_grid(
     subplot_titles = []
     for r in range(n_rows):
         subplot_titles += [row_titles[r]] + titles[r]
-    height = cell * n_rows + 80
+    height = cell * n_rows + 100
     fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=subplot_titles,
-                        horizontal_spacing=0.02, vertical_spacing=min(45 / height, 0.3))
+                        horizontal_spacing=0.02, vertical_spacing=min(70 / height, 0.3))
     colorscale = "RdBu_r" if signed else "Hot_r"
     for r, image in enumerate(images):
         fig.add_trace(_gray_or_rgb(image), row=r + 1, col=1)
@@ -167,6 +167,6 @@ def saliency_grid(
     for index in range(1, n_rows * n_cols + 1):
         fig.update_yaxes(scaleanchor=f"x{index if index > 1 else ''}", row=(index - 1) // n_cols + 1,
                          col=(index - 1) % n_cols + 1)
-    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 60, "b": 10})
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 80, "b": 10})
     return fig
 

@@ -18,8 +18,10 @@ PRESENTATION_CSS = """
 <style>
 html, body, [data-testid="stAppViewContainer"] { font-size: 1.35rem; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.35rem; }
-[data-testid="stMetricValue"] { font-size: 3.2rem; }
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] p { font-size: 2.6rem; line-height: 1.2; }
 [data-testid="stMetricLabel"] p { font-size: 1.3rem; }
+[data-testid="stMetricLabel"] * { white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }
+[data-testid="stSidebar"] p, [data-testid="stSidebar"] span { font-size: 16px !important; }
 [data-testid="stWidgetLabel"] p { font-size: 1.25rem; }
 h1 { font-size: 3.2rem !important; }
 h2 { font-size: 2.4rem !important; }

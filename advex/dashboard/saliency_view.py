@@ -222,7 +222,7 @@ def compute_grid(state: ViewState) -> Grid:
     maps, titles, rows = [], [], []
     for r in range(len(state.images)):
         maps.append([saliency.pixel_map(results[mode][r].attribution) for mode in modes])
-        titles.append([f"{models.MODEL_LABEL[mode]}: Gini {results[mode][r].gini:.3f}, "
+        titles.append([f"{models.MODEL_LABEL[mode]}<br>Gini {results[mode][r].gini:.3f}, "
                        f"p {results[mode][r].probability:.2f}" for mode in modes])
         for mode in modes:
             rows.append({"image": state.row_titles[r], "model": models.describe(state.cards[mode]),

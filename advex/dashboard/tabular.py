@@ -29,10 +29,10 @@ from advex.experiments.tabular import (
     fit_model,
     feature_impact_frame,
     load_tabular_or_synthetic,
+    run_tabular_comparison,
 )
 from advex.dashboard.cache import SharedLRU
 from advex.dashboard.plots import example_ig_bars, feature_impact_bars, style
-from advex.metrics.sparseness import accuracy_drop, average_dG
 
 Progress = Callable[[float, str], None]
 
@@ -101,22 +101,8 @@ def comparison(
 ) -> TabularComparison:
     """n, l(lambda) and a(eps) models with dG (eqs. 21-22) and AcDrop, retraining only what is not cached."""
     check_setting(eps, lam)
-    results: dict[str, ModelResult] = {}
-    for index, key in enumerate(MODEL_LABELS):
-        if progress is not None:
-            progress(index / len(MODEL_LABELS), f"training the {MODEL_LABELS[key]} model")
-        results[key] = model_result(data, key, eps, lam, seed)
-    if progress is not None:
-        progress(1.0, "done")
-    natural = results["n"]
-    return TabularComparison(
-        dataset_name=data.name,
-        eps=float(eps),
-        lam=float(lam),
-        results=results,
-        dG={k: average_dG(results[k].mean_gini, natural.mean_gini) for k in ("a", "l")},
-        acc_drop={k: accuracy_drop(results[k].accuracy, natural.accuracy) for k in ("a", "l")},
-    )
+    return run_tabular_comparison(data, eps, lam, seed, progress,
+                                  result_of=lambda key: model_result(data, key, eps, lam, seed))
 
 
 def is_cached(data: TabularDataset, eps: float, lam: float, seed: int = 0) -> bool:

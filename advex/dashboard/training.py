@@ -18,6 +18,7 @@ import torch
 from advex.dashboard.cache import SharedLRU
 from advex.dashboard.jobs import Job, JobQueue
 from advex.errors import AdvexError
+from advex.zoo import ZooEntry
 
 IMAGE_DATASETS = ("mnist", "fashion-mnist", "cifar10")
 MODES = ("natural", "l1", "adv")
@@ -47,7 +48,7 @@ def check_settings(dataset: str, mode: str, eps: float, lam: float, protocol: st
 
 def model_name(mode: str, eps: float, lam: float, protocol: str, steps: int, stamp: float | None = None) -> str:
     """``adv_0.3-fast-500steps-20250101-120000``: the zoo's name plus protocol, steps and time (never clashes)."""
-    base = {"natural": "natural", "l1": f"l1_{lam:g}", "adv": f"adv_{eps:g}"}[mode]
+    base = ZooEntry.for_mode(mode, eps, lam).name
     return f"{base}-{protocol}-{steps}steps-{time.strftime('%Y%m%d-%H%M%S', time.localtime(stamp))}"
 
 

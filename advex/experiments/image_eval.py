@@ -23,8 +23,8 @@ from advex.attacks.pgd import IMAGE_DATASETS, paper_pgd_schedule
 from advex.attribution.deep_shap import deep_shap, default_background
 from advex.attribution.integrated_gradients import class_probability, completeness_gap, integrated_gradients
 from advex.errors import AdvexError, DataMissingError, ModelFileError
+from advex.experiments.table1 import table1_row
 from advex.metrics.gini import gini, mean_with_ci95
-from advex.metrics.sparseness import accuracy_drop, average_dG
 from advex.models.io import WEIGHTS_SUFFIX, atomic_write_json, load_model, stem_path
 from advex.training.image import evaluate_clean, evaluate_robust
 
@@ -281,10 +281,13 @@ def read_evaluation(path: str | Path) -> tuple[dict, PointwiseGini]:
 
 def _table1_models(dataset: str, retrain: bool, data_dir, seed: int, progress: Progress | None) -> dict[str, tuple]:
     """The n, l and a models of Table 1 for ``dataset``: from the zoo, or trained afresh ("fast" protocol)."""
+    from advex.zoo import ZooEntry
+
     settings = TABLE1_SETTINGS[dataset]
     models = {}
     for key, mode in MODES.items():
-        name = zoo_name(mode, settings["eps"], settings["lam"])
+        entry = ZooEntry.for_mode(mode, settings["eps"], settings["lam"])
+        name = entry.name
         if progress is not None:
             progress(f"{dataset}: {'training' if retrain else 'loading'} {name}")
         if retrain:
@@ -293,8 +296,8 @@ def _table1_models(dataset: str, retrain: bool, data_dir, seed: int, progress: P
             model, history = train_image_model(
                 dataset, mode, eps=settings["eps"], lam=settings["lam"], seed=seed, data_dir=data_dir, progress=False
             )
-            card = {"dataset": dataset, "mode": mode, "eps": settings["eps"] if mode == "adv" else 0.0,
-                    "lam": settings["lam"] if mode == "l1" else 0.0, "protocol": history["protocol_name"]}
+            card = {"dataset": dataset, "mode": mode, "eps": entry.eps, "lam": entry.lam,
+                    "protocol": history["protocol_name"]}
             models[key] = (model, card, f"{dataset}/{name} (retrained)")
         else:
             from advex.zoo import load_zoo_model
@@ -302,22 +305,6 @@ def _table1_models(dataset: str, retrain: bool, data_dir, seed: int, progress: P
             model, card = load_zoo_model(dataset, name)
             models[key] = (model, card, f"{dataset}/{name}")
     return models
-
-
-def image_table1(
-    dataset: str,
-    n_images: int = DEFAULT_N_IMAGES,
-    retrain: bool = False,
-    data_dir=None,
-    seed: int = 0,
-    progress: Progress | None = None,
-) -> tuple[list[dict], dict[str, PointwiseGini]]:
-    """Table 1's image rows (IG and SHAP for n, l, a) and the pointwise Ginis behind them (keys "n", "l", "a")."""
-    if dataset not in TABLE1_SETTINGS:
-        raise AdvexError(f"Table 1 has image rows for {', '.join(TABLE1_SETTINGS)}, not {dataset!r}")
-    images = load_eval_images(dataset, data_dir=data_dir, seed=seed)
-    models = _table1_models(dataset, retrain, data_dir, seed, progress)
-    return table1_from_models(models, images, TABLE1_SETTINGS[dataset], n_images, seed, progress)
 
 
 def table1_from_models(
@@ -345,27 +332,18 @@ def table1_from_models(
         natural_mean, _ = mean_with_ci95(natural_points.gini[attr])
         for key in MODES:
             accuracy, points, model_id = measured[key]
-            mean, ci95 = mean_with_ci95(points.gini[attr])
             _, dG_ci95 = mean_with_ci95(points.gini[attr] - natural_points.gini[attr])  # paired, eq. 19-20
-            rows.append({
-                "dataset": dataset,
-                "attr": attr,
-                "model": key,
-                "eps": settings["eps"] if key == "a" else 0.0,
-                "lam": settings["lam"] if key == "l" else 0.0,
-                "accuracy": accuracy,
-                "mean_gini": mean,
-                "mean_gini_ci95": ci95,
-                "dG": average_dG(mean, natural_mean),
-                "acc_drop": accuracy_drop(accuracy, natural_accuracy),
-                "dG_ci95": dG_ci95 if key != "n" else 0.0,
-                "n_images": len(indices),
-                "n_examples": len(indices),
-                "accuracy_on": f"{images.pool} ({len(images.y)} images)",
-                "background": images.background_from,
-                "source": model_id,
-                "seed": seed,
-            })
+            rows.append(table1_row(
+                dataset, attr, key, settings["eps"], settings["lam"], accuracy, mean_with_ci95(points.gini[attr]),
+                natural_accuracy, natural_mean,
+                dG_ci95=dG_ci95 if key != "n" else 0.0,
+                n_images=len(indices),
+                n_examples=len(indices),
+                accuracy_on=f"{images.pool} ({len(images.y)} images)",
+                background=images.background_from,
+                source=model_id,
+                seed=seed,
+            ))
     return rows, {key: points for key, (_, points, _) in measured.items()}
 
 
@@ -382,7 +360,11 @@ def image_table1_rows(
     Keys: dataset, attr ("IG"/"SHAP"), model ("n"/"l"/"a"), eps, lam, accuracy, mean_gini, dG,
     acc_drop (fractions; dG = acc_drop = 0 for "n"), mean_gini_ci95, n_images, accuracy_on.
     """
-    return image_table1(dataset, n_images, retrain, data_dir, seed, progress)[0]
+    if dataset not in TABLE1_SETTINGS:
+        raise AdvexError(f"Table 1 has image rows for {', '.join(TABLE1_SETTINGS)}, not {dataset!r}")
+    images = load_eval_images(dataset, data_dir=data_dir, seed=seed)
+    models = _table1_models(dataset, retrain, data_dir, seed, progress)
+    return table1_from_models(models, images, TABLE1_SETTINGS[dataset], n_images, seed, progress)[0]
 
 
 def cached_table1_pointwise(

@@ -47,6 +47,39 @@ def tabular_attributions(model: torch.nn.Module, X: np.ndarray, baseline: float 
     return {"IG": ig.detach().numpy(), "SHAP": shap_values.detach().numpy()}
 
 
+def table1_row(
+    dataset: str,
+    attr: str,
+    key: str,
+    eps: float,
+    lam: float,
+    accuracy: float,
+    mean_gini: tuple[float, float],
+    natural_accuracy: float,
+    natural_mean_gini: float,
+    **extra,
+) -> dict:
+    """One row of Table 1 for model ``key`` ("n", "l" or "a") and attribution ``attr``, then the ``extra`` keys.
+
+    ``mean_gini`` is (mean Gini, half-width of its 95% CI); dG (eqs. 21-22) and AcDrop are taken against the
+    natural model's mean Gini and accuracy. ``eps`` is kept for "a" only, ``lam`` for "l" only.
+    """
+    mean, ci95 = mean_gini
+    return {
+        "dataset": dataset,
+        "attr": attr,
+        "model": key,
+        "eps": eps if key == "a" else 0.0,
+        "lam": lam if key == "l" else 0.0,
+        "accuracy": accuracy,
+        "mean_gini": mean,
+        "mean_gini_ci95": ci95,
+        "dG": average_dG(mean, natural_mean_gini),
+        "acc_drop": accuracy_drop(accuracy, natural_accuracy),
+        **extra,
+    }
+
+
 def tabular_table1_rows(
     name: str,
     data_dir=None,
@@ -61,37 +94,21 @@ def tabular_table1_rows(
     eps = settings["eps"] if eps is None else eps
     lam = settings["lam"] if lam is None else lam
     dataset = load_tabular_or_synthetic(name, data_dir=data_dir, seed=seed, feat_trans=feat_trans)
-    measured: dict[tuple[str, str], tuple[float, float, float]] = {}
+    measured: dict[tuple[str, str], tuple[float, tuple[float, float]]] = {}
     for key in MODEL_LABELS:
         if progress is not None:
             progress(f"{name}: {MODEL_LABELS[key]} model")
         trainer = fit_model(dataset, key, eps, lam, seed)
         accuracy = trainer.score(dataset.X_test, dataset.y_test)
         for attr, values in tabular_attributions(trainer.to_module(), dataset.X_test).items():
-            mean, ci95 = mean_with_ci95(gini(values))
-            measured[(attr, key)] = (accuracy, mean, ci95)
+            measured[(attr, key)] = (accuracy, mean_with_ci95(gini(values)))
     rows = []
     for attr in ("IG", "SHAP"):
-        natural_accuracy, natural_gini, _ = measured[(attr, "n")]
+        natural_accuracy, (natural_gini, _) = measured[(attr, "n")]
         for key in MODEL_LABELS:
-            accuracy, mean, ci95 = measured[(attr, key)]
-            rows.append(
-                {
-                    "dataset": name,
-                    "attr": attr,
-                    "model": key,
-                    "eps": eps if key == "a" else 0.0,
-                    "lam": lam if key == "l" else 0.0,
-                    "accuracy": accuracy,
-                    "mean_gini": mean,
-                    "mean_gini_ci95": ci95,
-                    "dG": average_dG(mean, natural_gini),
-                    "acc_drop": accuracy_drop(accuracy, natural_accuracy),
-                    "n_examples": len(dataset.X_test),
-                    "seed": seed,
-                    "feat_trans": feat_trans,
-                }
-            )
+            accuracy, mean_gini = measured[(attr, key)]
+            rows.append(table1_row(name, attr, key, eps, lam, accuracy, mean_gini, natural_accuracy, natural_gini,
+                                   n_examples=len(dataset.X_test), seed=seed, feat_trans=feat_trans))
     return rows
 
 

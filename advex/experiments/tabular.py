@@ -90,21 +90,33 @@ def evaluate_model(dataset: TabularDataset, key: str, trainer: LogisticTrainer, 
 
 
 def run_tabular_comparison(
-    dataset: TabularDataset, eps: float, lam: float, seed: int = 0, progress: Progress | None = None
+    dataset: TabularDataset,
+    eps: float,
+    lam: float,
+    seed: int = 0,
+    progress: Progress | None = None,
+    result_of: Callable[[str], ModelResult] | None = None,
 ) -> TabularComparison:
-    """Train n, l(lam) and a(eps) models, attribute the test set and compute dG (eqs. 21-22) and AcDrop."""
+    """Train n, l(lam) and a(eps) models, attribute the test set and compute dG (eqs. 21-22) and AcDrop.
+
+    ``result_of(key)`` supplies model ``key``'s result instead of training it here (the dashboard's cache).
+    """
+    if result_of is None:
+        def result_of(key: str) -> ModelResult:
+            return evaluate_model(dataset, key, fit_model(dataset, key, eps, lam, seed))
+
     results: dict[str, ModelResult] = {}
     for index, key in enumerate(MODEL_LABELS):
         if progress is not None:
             progress(index / len(MODEL_LABELS), f"training the {MODEL_LABELS[key]} model")
-        results[key] = evaluate_model(dataset, key, fit_model(dataset, key, eps, lam, seed))
+        results[key] = result_of(key)
     if progress is not None:
         progress(1.0, "done")
     natural = results["n"]
     return TabularComparison(
         dataset_name=dataset.name,
-        eps=eps,
-        lam=lam,
+        eps=float(eps),
+        lam=float(lam),
         results=results,
         dG={k: average_dG(results[k].mean_gini, natural.mean_gini) for k in ("a", "l")},
         acc_drop={k: accuracy_drop(results[k].accuracy, natural.accuracy) for k in ("a", "l")},

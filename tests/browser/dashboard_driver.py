@@ -173,6 +173,32 @@ def artifacts_dir(default: Path) -> Path:
     return folder
 
 
+def process_tree(pid: int | None) -> list:
+    """Process ``pid`` and all its children (psutil), or [] when unknown or gone."""
+    import psutil
+
+    if pid is None:
+        return []
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def process_tree_total(pid: int | None, measure: Callable[[Any], float]) -> float:
+    """The sum of ``measure(process)`` over :func:`process_tree` (processes that exit meanwhile count 0)."""
+    import psutil
+
+    total = 0
+    for process in process_tree(pid):
+        try:
+            total += measure(process)
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 # Runs as the server's first program (Linux): asks for SIGTERM when the process that started it dies (even by
 # SIGKILL; the setting survives exec), then becomes ``python -m streamlit ...``. A test run killed by a timeout
 # leaves no server behind. argv: parent pid, then streamlit's arguments.
@@ -250,25 +276,6 @@ class StreamlitServer:
             return "(no server log)"
         return Path(self.log_path).read_text(errors="replace")[-chars:]
 
-    def memory_rss(self) -> int:
-        """Resident memory in bytes of the server process and all its children (0 when it is gone)."""
-        import psutil
-
-        if self.process is None:
-            return 0
-        try:
-            root = psutil.Process(self.process.pid)
-            processes = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0
-        total = 0
-        for process in processes:
-            try:
-                total += process.memory_info().rss
-            except psutil.NoSuchProcess:
-                continue
-        return total
-
     def stop(self, grace: float = 10.0) -> None:
         """Terminate the server and its children (SIGTERM), then kill whatever is left after ``grace`` seconds."""
         import psutil
@@ -276,10 +283,7 @@ class StreamlitServer:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
-        try:
-            tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
-        except psutil.NoSuchProcess:
-            tree = []
+        tree = process_tree(process.pid)
         for member in tree:
             try:
                 member.terminate()

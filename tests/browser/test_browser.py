@@ -97,8 +97,8 @@ def test_page_renders_without_exception(dashboard_page, server, page, screenshot
 
 def test_sidebar_lists_every_page_at_its_url(server, page):
     driver.open_page(page, server.url(), timeout=PAGE_TIMEOUT)
-    links = page.locator('[data-testid="stSidebarNavLink"]')
-    hrefs = [links.nth(i).get_attribute("href").rstrip("/") for i in range(links.count())]
+    links = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]')
+    hrefs = [links.nth(i).evaluate("a => a.href").rstrip("/") for i in range(links.count())]  # absolute
     assert hrefs == [server.url(p.url_path).rstrip("/") for p in PAGES]
     titles = [links.nth(i).inner_text().strip().splitlines()[-1] for i in range(links.count())]  # after the icon
     assert titles == [p.title for p in PAGES], "the sidebar should name every view, the first one 'Home'"
