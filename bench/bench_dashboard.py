@@ -87,7 +87,8 @@ def time_page_switches(page, server, pages: list[driver.DashboardPage], rounds: 
         for target in pages[1:] + pages[:1]:
             before = driver.runs_finished(page)
             title = (page.locator("h1").first.text_content() or "").strip()
-            page.locator(f'[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"][href="{server.url(target.url_path)}"]').first.click()
+            # the sidebar lists the views in the order of advex.dashboard.navigation.PAGES
+            page.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]').nth(pages.index(target)).click()
             driver.wait_settled(page, before, timeout=300, checks=driver.title_changed_checks(title))
             if round_ > 0:
                 times[target.title].append(driver.last_interaction_latency(page))
