@@ -1,6 +1,7 @@
 """Figures 2 and 3 and the saliency grids: data frames, renderers, files, and `advex figures` end to end."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -25,6 +26,9 @@ def test_dG_frame_is_pointwise_difference_to_natural():
     assert len(plotly_fig.data) == 2  # one box trace per family, grouped by method
     assert sorted(plotly_fig.data[0].y) == sorted(frame[frame.family == "a"]["dG"])
     fig.figure2_matplotlib(frame)
+    two_panels = fig.figure2_plotly(pd.concat([frame, frame.assign(dataset="fashion-mnist")]))
+    legend = [trace.name for trace in two_panels.data if trace.showlegend]
+    assert sorted(legend) == ["adversarial: a (eps=0.3)", "l1-regularized: l (lam=0.01)"]  # each setting once
 
 
 def test_zoo_tradeoff_frame_builds_the_papers_four_lines():

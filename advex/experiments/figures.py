@@ -70,18 +70,21 @@ def figure2_plotly(frame: pd.DataFrame) -> go.Figure:
     datasets = list(dict.fromkeys(frame["dataset"]))
     fig = make_subplots(rows=1, cols=max(len(datasets), 1), shared_yaxes=True,
                         subplot_titles=[DATASET_TITLES.get(d, d) for d in datasets])
+    shown = set()
     for col, dataset in enumerate(datasets, start=1):
         part = frame[frame["dataset"] == dataset]
         for family in ("a", "l"):
             rows = part[part["family"] == family]
             if rows.empty:
                 continue
+            name = f"{FAMILY_NAMES[family]}: {rows['setting'].iloc[0]}"
             fig.add_trace(go.Box(
                 x=[f"{METHOD_SHORT.get(m, m)}" for m in rows["attr"]], y=rows["dG"],
-                name=f"{FAMILY_NAMES[family]}: {rows['setting'].iloc[0]}", legendgroup=family,
-                marker_color=FAMILY_COLORS[family], boxmean=True, showlegend=True,
+                name=name, legendgroup=family,
+                marker_color=FAMILY_COLORS[family], boxmean=True, showlegend=name not in shown,
                 hovertemplate="%{x}: dG=%{y:.4f}<extra>" + rows["setting"].iloc[0] + "</extra>",
             ), row=1, col=col)
+            shown.add(name)
     fig.add_hline(y=0.0, line_dash="dot", line_color="gray")
     fig.update_layout(boxmode="group", template="plotly_white", yaxis_title="pointwise dG (eqs. 19-20)",
                       title="Figure 2: pointwise sparseness improvement over the natural model",
