@@ -28,6 +28,7 @@ if state is not None:
 if state is not None and state.images is not None:
     with safe_section("Saliency maps"):
         grid = view.compute_grid(state)
+        url_state.check_int("keep", 5, 100)
         controls = st.columns([2, 2, 3])
         signed = controls[0].radio("Colouring", ["signed", "absolute"], horizontal=True, key="color",
                                    bind=url_state.BIND) == "signed"

@@ -36,6 +36,7 @@ with safe_section("New training job"):
                                  "adv: l_inf(eps) PGD adversarial training")
         protocol = top[2].radio("Protocol", training.PROTOCOLS, horizontal=True, key="protocol", bind=url_state.BIND,
                                 help="fast: larger batches, fewer steps, eps ramp-up; paper: exactly Appendix J.1")
+        url_state.check_int("steps", 0, training.MAX_STEPS)
         row = st.columns(3)
         eps = row[0].number_input("eps (pixels in [0, 1])", 0.0, 1.0, 0.3 if dataset == "mnist" else 0.1, 0.01,
                                   key="train_eps", bind=url_state.BIND, disabled=mode != "adv")

@@ -30,6 +30,7 @@ with safe_section("Stability curves"):
         names = [n for n in TABULAR_DATASETS if n == "synthetic" or present.get(n)]
         url_state.check_choice("dataset", names)
         url_state.check_float("eps", *tabular.EPS_RANGE)
+        url_state.check_float("lam", *tabular.LAM_RANGE)
         columns = st.columns(3)
         name = columns[0].selectbox("Data set", names, key="dataset", bind=url_state.BIND)
         eps = columns[1].slider("eps of the adversarial model", *tabular.EPS_RANGE, value=0.1, step=0.01, key="eps",
@@ -59,6 +60,7 @@ with safe_section("Stability curves"):
             cards = models.cards(dataset)
             eps_labels = [f"{v:g}" for v in models.setting_values(cards, "adv")] or ["0"]
             url_state.check_choice("zoo_eps", eps_labels)
+            url_state.check_int("attacked", 1, 16)
             eps = float(columns[1].select_slider("eps of the adversarial model", eps_labels, value=eps_labels[-1],
                                                  key="zoo_eps", bind=url_state.BIND))
             n_images = columns[2].slider("test images", 1, 16, stability.IMAGE_ATTACK.n_examples, key="attacked",

@@ -73,6 +73,16 @@ def test_impossible_eps_in_the_link_is_a_warning_not_a_crash():
     assert at.slider(key="eps").value == pytest.approx(0.1)
 
 
+@pytest.mark.parametrize("junk", ["junk", "nan", "1e400", "-3"])
+def test_junk_in_every_parameter_leaves_the_page_standing(junk):
+    at = open_page(dataset=junk, eps=junk, lam=junk, row=junk)
+    assert not at.exception
+    warned = " ".join(w.value for w in at.warning)
+    assert all(f"`{name}`" in warned for name in ("dataset", "eps", "lam", "row"))
+    assert not {"dataset", "eps", "lam", "row"} & set(at.query_params)  # dropped: a reload gets a clean link
+    assert at.slider(key="eps").value == pytest.approx(0.1) and at.metric  # defaults, and the models still show
+
+
 def test_missing_real_data_explains_the_fix_and_offers_synthetic(tmp_path, monkeypatch):
     monkeypatch.setenv("ADVEX_DATA_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))

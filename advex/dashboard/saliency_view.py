@@ -158,6 +158,7 @@ def _pick_test_image(state: ViewState) -> None:
 def _pick_gallery(state: ViewState) -> None:
     pool = state.pool
     limit = GALLERY_MAX[state.method]
+    url_state.check_int("n", 2, limit)
     columns = st.columns(2)
     count = columns[0].slider("images", 2, limit, min(6, limit), key="n", bind=url_state.BIND)
     seed = int(columns[1].number_input("draw (seed)", 0, 10_000, 0, key="seed", bind=url_state.BIND))

@@ -3,8 +3,9 @@
 Widgets are bound to the URL with Streamlit's ``bind="query-params"`` (their ``key`` is the
 parameter name); a bound select widget writes its option's *label* into the URL, so bound
 selects show the plain option names. Streamlit silently drops a bound parameter whose value the widget cannot
-take (``?eps=7`` on a 0-0.5 slider); :func:`note_invalid_param` reads the raw value first and
-tells the user what was ignored and what is allowed.
+take (``?eps=7`` on a 0-0.5 slider), but not every such value (``?row=1e400`` overflows a number
+input); :func:`note_invalid_param` reads the raw value first, drops it from the URL and tells the
+user what was ignored and what is allowed.
 
 Streamlit keeps a bound key's value when the user moves to another page, so a key means the
 same thing on every page that uses it: ``dataset``/``eps``/``lam`` are the tabular data set and
@@ -57,8 +58,9 @@ def int_param_problem(text: str, low: int, high: int) -> str | None:
 
 
 def note_invalid_param(name: str, problem: str | None) -> None:
-    """Warn (no traceback, page keeps working) that the URL's ``name`` was ignored and why."""
+    """Drop the URL's ``name`` (its widget takes its default) and warn, without a traceback, why it was ignored."""
     if problem is not None:
+        del st.query_params[name]
         st.warning(f"The link's `{name}` was ignored: {problem}. Using the default instead.", icon=":material/link_off:")
 
 
