@@ -22,7 +22,8 @@ url_state.check_choice("dataset", TABULAR_DATASETS)
 url_state.check_float("eps", *tabular.EPS_RANGE)
 url_state.check_float("lam", *tabular.LAM_RANGE)
 controls = st.columns([2, 3, 3])
-name = controls[0].selectbox("Data set", TABULAR_DATASETS, key="dataset", bind=url_state.BIND,
+name = controls[0].selectbox("Data set", TABULAR_DATASETS, index=TABULAR_DATASETS.index(tabular.default_dataset()),
+                             key="dataset", bind=url_state.BIND,
                              help="Mushroom and Spambase: UCI (Appendix J.1); synthetic: FEAT-TRANS data, Section 2")
 eps = controls[1].slider("eps (l_inf radius of the adversary)", *tabular.EPS_RANGE, value=0.1, step=0.01,
                          key="eps", bind=url_state.BIND)

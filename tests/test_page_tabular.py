@@ -83,6 +83,15 @@ def test_junk_in_every_parameter_leaves_the_page_standing(junk):
     assert at.slider(key="eps").value == pytest.approx(0.1) and at.metric  # defaults, and the models still show
 
 
+def test_without_real_data_the_page_opens_on_the_synthetic_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVEX_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    at = open_page()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="dataset").value == "synthetic"
+    assert len(at.metric) == 6  # accuracy and mean Gini of the three models
+
+
 def test_missing_real_data_explains_the_fix_and_offers_synthetic(tmp_path, monkeypatch):
     monkeypatch.setenv("ADVEX_DATA_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))

@@ -18,11 +18,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 
-from advex.data.paths import data_search_dirs
+from advex.data.paths import available_datasets, data_search_dirs
 from advex.data.tabular import TabularDataset
 from advex.errors import AdvexError
 from advex.experiments.tabular import (
     MODEL_LABELS,
+    TABULAR_DATASETS,
     ModelResult,
     TabularComparison,
     evaluate_model,
@@ -67,6 +68,12 @@ class ExampleView:
 
 VIEWS: SharedLRU[ComparisonView] = SharedLRU(max_entries=96)
 EXAMPLES: SharedLRU[ExampleView] = SharedLRU(max_entries=192)
+
+
+def default_dataset(data_dir=None) -> str:
+    """The data set the explorer opens with: the first of ``TABULAR_DATASETS`` here (synthetic always is)."""
+    present = available_datasets(data_dir)
+    return next(name for name in TABULAR_DATASETS if name == "synthetic" or present.get(name))
 
 
 def check_setting(eps: float, lam: float) -> None:
