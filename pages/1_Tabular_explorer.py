@@ -49,6 +49,7 @@ if data is not None:
             result = tabular.comparison(data, eps, lam, progress=lambda f, m: bar.progress(f, text=m))
             bar.empty()
 
+view = None
 if result is not None:
     with safe_section("Accuracy and sparseness"):
         view = tabular.comparison_view(data, result, presenting)
@@ -62,11 +63,11 @@ if result is not None:
                           delta=None if label == "natural" else f"{row['dG']:+.3f} (dG)")
         table_download(view.summary, f"{name}_summary_eps{eps:g}_lam{lam:g}", key="summary", label="Summary CSV")
 
-    with safe_section("Feature impact"):
-        view = tabular.comparison_view(data, result, presenting)
-        show_figure(view.feature_impact_figure, f"{name}_feature_impact_eps{eps:g}_lam{lam:g}", key="fi")
-        table_download(view.feature_impact, f"{name}_feature_impact_eps{eps:g}_lam{lam:g}", key="fi",
-                       label="Feature impact CSV")
+    if view is not None:
+        with safe_section("Feature impact"):
+            show_figure(view.feature_impact_figure, f"{name}_feature_impact_eps{eps:g}_lam{lam:g}", key="fi")
+            table_download(view.feature_impact, f"{name}_feature_impact_eps{eps:g}_lam{lam:g}", key="fi",
+                           label="Feature impact CSV")
 
     with safe_section("One test example"):
         st.subheader("One test example")

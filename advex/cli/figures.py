@@ -84,9 +84,9 @@ def _image_parts(dataset, only, n_images, examples, results, data_dir, seed, pro
     """Figure 2 frame, Figure 3 frame and saliency grids (name -> (plotly, matplotlib)) for an image set."""
     from advex.experiments import figures as fig
     from advex.experiments.image_eval import (
-        MODES, TABLE1_SETTINGS, cached_table1_pointwise, load_eval_images, zoo_name,
+        MODES, TABLE1_SETTINGS, cached_table1_pointwise, load_eval_images,
     )
-    from advex.zoo import list_models, load_zoo_model
+    from advex.zoo import ZooEntry, list_models, load_zoo_model
 
     settings = TABLE1_SETTINGS[dataset]
     dG = tradeoff = None
@@ -102,7 +102,7 @@ def _image_parts(dataset, only, n_images, examples, results, data_dir, seed, pro
     if "saliency" in only:
         models = {}
         for key, mode in MODES.items():
-            name = zoo_name(mode, settings["eps"], settings["lam"])
+            name = ZooEntry.for_mode(mode, settings["eps"], settings["lam"]).name
             title = {"n": "natural", "l": f"l1 (lam={settings['lam']:g})", "a": f"adversarial (eps={settings['eps']:g})"}[key]
             models[title] = load_zoo_model(dataset, name)[0]
         chosen = fig.pick_confident_examples(models, images.X, images.y, examples, seed, exclude=images.reserved)

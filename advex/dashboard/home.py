@@ -20,7 +20,6 @@ class Claim:
     pages: tuple[tuple[DashboardPage, str], ...]
 
 
-
 CLAIMS = (
     Claim(
         "**1. Adversarial training prunes weak features.** For 1-layer networks, l_inf(eps)-adversarial training "

@@ -41,13 +41,6 @@ TABLE1_SETTINGS = {"mnist": {"eps": 0.3, "lam": 0.01}, "fashion-mnist": {"eps": 
 MODES = {"n": "natural", "l": "l1", "a": "adv"}
 
 
-def zoo_name(mode: str, eps: float = 0.0, lam: float = 0.0) -> str:
-    """Zoo / file name of a model (``natural``, ``l1_0.01``, ``adv_0.3``), as the zoo names it."""
-    from advex.zoo import ZooEntry
-
-    return ZooEntry(mode, eps=eps, lam=lam).name
-
-
 @dataclass
 class EvalImages:
     """The image pool a model is evaluated on, and DeepSHAP's background sample."""
@@ -380,13 +373,13 @@ def cached_table1_pointwise(
     Reuses ``results_dir/<dataset>/<name>.eval.json`` (as written by ``advex evaluate``) when it
     covers exactly these images with both methods; otherwise computes and writes it.
     """
-    from advex.zoo import load_zoo_model
+    from advex.zoo import ZooEntry, load_zoo_model
 
     settings = TABLE1_SETTINGS[dataset]
     indices = images.choose(n_images, seed)
     result = {}
     for key, mode in MODES.items():
-        name = zoo_name(mode, settings["eps"], settings["lam"])
+        name = ZooEntry.for_mode(mode, settings["eps"], settings["lam"]).name
         path = Path(results_dir) / dataset / f"{name}.eval.json"
         if path.exists():
             try:
