@@ -26,11 +26,11 @@ import copy
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -42,7 +42,15 @@ from torch import nn
 from advex.attacks.pgd import paper_pgd_schedule
 from advex.device import default_device, describe_device
 from advex.errors import AdvexError, ModelFileError
-from advex.models.io import CARD_SUFFIX, atomic_write_bytes, atomic_write_json, load_model, read_card, save_model, stem_path
+from advex.models.io import (
+    CARD_SUFFIX,
+    atomic_write_bytes,
+    atomic_write_json,
+    load_model,
+    read_card,
+    save_model,
+    stem_path,
+)
 
 ZOO_ENV = "ADVEX_ZOO_DIR"
 ZOO_DATASETS = ("mnist", "fashion-mnist")
@@ -230,7 +238,8 @@ def build_zoo_model(dataset: str, entry: ZooEntry, out_dir: Path, protocol: str 
     training early; the card then says so. ``eval_images`` limits the test images evaluated (dry runs).
     """
     from advex.data.images import load_image_dataset
-    from advex.training.image import evaluate_clean, evaluate_robust, train_image_model
+    from advex.evaluation.accuracy import clean_accuracy, pgd_accuracy
+    from advex.training.image import train_image_model
 
     device = torch.device(device) if device else default_device()
     data = load_image_dataset(dataset, data_dir=data_dir, seed=seed)
@@ -254,11 +263,11 @@ def build_zoo_model(dataset: str, entry: ZooEntry, out_dir: Path, protocol: str 
     save_model(model, stem, card, dtype=torch.float16, compress=True)
     stored, _ = load_model(stem, map_location=device)
     X_test, y_test = data.X_test[:eval_images], data.y_test[:eval_images]
-    card["clean_accuracy"] = evaluate_clean(stored, X_test, y_test)
+    card["clean_accuracy"] = clean_accuracy(stored, X_test, y_test)
     robust = []
     for eps in sorted({PAPER_EPS[dataset], entry.eps} - {0.0}):
         pgd_steps, step_size = paper_pgd_schedule(dataset, eps)
-        acc = evaluate_robust(stored, X_test, y_test, eps, pgd_steps, step_size, seed=seed)
+        acc = pgd_accuracy(stored, X_test, y_test, eps, pgd_steps, step_size, seed=seed)
         robust.append({"eps": eps, "attack": "PGD, random start", "steps": pgd_steps, "step_size": step_size,
                        "accuracy": acc})
     card["robust_accuracy"] = robust
@@ -266,7 +275,7 @@ def build_zoo_model(dataset: str, entry: ZooEntry, out_dir: Path, protocol: str 
     card["gini"] = card_gini(stored, data, gini_images, device)
     sample_index = select_sample(data.y_test, seed=0)
     cpu_model, _ = load_model(stem)
-    card["sample_accuracy"] = evaluate_clean(cpu_model, data.X_test[sample_index], data.y_test[sample_index])
+    card["sample_accuracy"] = clean_accuracy(cpu_model, data.X_test[sample_index], data.y_test[sample_index])
     card["sample_size"] = int(len(sample_index))
     card["wall_time_s"] = round(time.time() - started, 1)
     update_card(stem, card)

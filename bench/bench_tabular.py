@@ -12,8 +12,7 @@ import statistics
 import time
 from pathlib import Path
 
-from advex.experiments.table1 import tabular_table1_rows
-from advex.experiments.tabular import fit_model, load_tabular_or_synthetic, run_tabular_comparison
+from advex.experiments.tabular import fit_model, load_tabular_or_synthetic, run_tabular_comparison, tabular_table1_rows
 
 
 def median_seconds(fn, repeats: int) -> float:

@@ -9,7 +9,6 @@ from advex.dashboard.safe import safe_section
 from advex.errors import DataMissingError
 from advex.experiments.tabular import TABULAR_DATASETS
 
-
 presenting = page_setup("Tabular explorer")
 st.title("Tabular explorer")
 st.markdown(

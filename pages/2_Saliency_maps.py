@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from advex.dashboard import url_state
 from advex.dashboard import saliency_view as view
+from advex.dashboard import url_state
 from advex.dashboard.downloads import show_figure, table_download
 from advex.dashboard.layout import dataset_credit, page_setup
 from advex.dashboard.plots import saliency_grid, style
@@ -43,7 +43,7 @@ if state is not None and state.images is not None:
                            f"{probability:.3f}")
         masks = view.masks(grid, keep / 100) if keep < 100 else None
         if masks is not None:
-            st.caption("Pixels needed for {}% of the mass: ".format(keep) + ", ".join(
+            st.caption(f"Pixels needed for {keep}% of the mass: " + ", ".join(
                 f"{label} {share:.1%}" for label, share in zip(grid.columns, view.mask_share(masks))))
         fig = saliency_grid(grid.images, grid.columns, grid.maps, grid.titles, grid.row_titles, signed, overlay, masks)
         fig = style(fig, presenting)

@@ -9,6 +9,7 @@ from advex.dashboard.plots import style
 from advex.dashboard.safe import safe_section
 from advex.data.paths import available_datasets
 from advex.experiments.figures import figure2_plotly, figure3_plotly
+from advex.vocabulary import TABLE1_TABULAR_DATASETS
 
 presenting = page_setup("Trade-offs")
 st.title("Trade-offs: accuracy vs sparseness")
@@ -20,11 +21,11 @@ st.markdown(
 
 image_datasets = models.image_datasets_with_models()
 present = available_datasets()
-tabular_names = [name for name in tradeoffs.TABULAR_SETTINGS if present.get(name)]
+tabular_names = [name for name in TABLE1_TABULAR_DATASETS if present.get(name)]
 
 with safe_section("Table 1"):
     st.subheader("Table 1: measured and in the paper")
-    missing = [name for name in tradeoffs.TABULAR_SETTINGS if not present.get(name)]
+    missing = [name for name in TABLE1_TABULAR_DATASETS if not present.get(name)]
     table = tradeoffs.table1_frame(image_datasets, tabular_names)
     if missing:
         st.caption(f"Not measured (data missing): {', '.join(missing)}; see the Home page for how to get them.")

@@ -13,7 +13,7 @@ from PIL import Image
 
 from advex.dashboard import downloads, url_state
 from advex.dashboard.cache import SharedLRU
-from advex.dashboard.saliency import image_from_upload, next_of_class, top_mass_mask, misclassified
+from advex.dashboard.saliency import image_from_upload, misclassified, next_of_class, top_mass_mask
 from advex.errors import AdvexError
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from conftest import tiny_model
 
 from advex.dashboard import models
 from advex.models.io import save_model
-from conftest import tiny_model
 
 
 def test_triplet_picks_closest_settings(tiny_zoo):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import confident_cnn
 from scipy.special import expit
 from torch import nn
 
@@ -11,7 +12,6 @@ from advex.attribution.deep_shap import deep_shap, default_background, expected_
 from advex.attribution.integrated_gradients import class_probability
 from advex.attribution.outputs import ClassProbability
 from advex.models.linear import LogisticRegression
-from conftest import confident_cnn
 
 
 class LinearSoftmaxModel(nn.Module):

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from conftest import confident_cnn
 from scipy.special import expit
 
 from advex.attribution.closed_form import closed_form_ig
 from advex.attribution.integrated_gradients import class_probability, completeness_gap, integrated_gradients
 from advex.attribution.outputs import ProbabilityOutput
 from advex.models.linear import LogisticRegression
-from conftest import confident_cnn
 
 
 def _logistic(d=6, seed=0):

@@ -8,12 +8,12 @@ import hashlib
 
 import numpy as np
 import pytest
+from conftest import idx_bytes, require_dataset
 from typer.testing import CliRunner
 
 from advex.cli import app
 from advex.data.registry import DATASETS
 from advex.errors import DataFormatError, DataMissingError
-from conftest import idx_bytes, require_dataset
 
 runner = CliRunner()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import idx_bytes, require_dataset, write_fake_cifar
 
 from advex.data import fetch as fetch_module
 from advex.data.fetch import check_file, fetch, rows_digest, verify
@@ -20,7 +21,6 @@ from advex.data.images import load_image_dataset
 from advex.data.registry import DATASETS
 from advex.data.tabular import load_mushroom
 from advex.errors import DataFormatError, DataMissingError
-from conftest import idx_bytes, require_dataset, write_fake_cifar
 
 MUSHROOM_ROWS = [
     "e,x,y,g,t,n,f,c,b,p,t,b,s,s,w,w,p,w,o,p,k,y,d",

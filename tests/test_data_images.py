@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import cifar_batch, idx_bytes, require_dataset, write_fake_cifar, write_idx
 
 from advex.data.images import load_image_dataset, read_cifar_batches, read_idx
 from advex.errors import AdvexError, DataFormatError, DataMissingError
-from conftest import cifar_batch, idx_bytes, require_dataset, write_fake_cifar, write_idx
 
 # ---------------------------------------------------------------- IDX
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import require_dataset
 
 from advex.data.tabular import (
     MUSHROOM_ATTRIBUTES,
@@ -17,7 +18,6 @@ from advex.data.tabular import (
     load_tabular,
 )
 from advex.errors import AdvexError, DataFormatError, DataMissingError
-from conftest import require_dataset
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,12 @@ import json
 
 import numpy as np
 import pytest
+from conftest import require_dataset
 
 from advex.cli import main
 from advex.data.synthetic import make_synthetic
-from advex.experiments.table1 import tabular_attributions
-from advex.experiments.tabular import feature_impact_frame, run_tabular_comparison
+from advex.experiments.tabular import feature_impact_frame, run_tabular_comparison, tabular_attributions
 from advex.training.tabular import LogisticTrainer
-from conftest import require_dataset
 
 TABLE1_KEYS = {"dataset", "attr", "model", "eps", "lam", "accuracy", "mean_gini", "dG", "acc_drop"}
 

@@ -4,13 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import confident_cnn, require_dataset, write_fake_mnist
 from typer.testing import CliRunner
 
 from advex.cli import app
 from advex.experiments import figures as fig
 from advex.metrics.gini import gini
 from advex.models.io import save_model
-from conftest import confident_cnn, require_dataset, write_fake_mnist
 
 
 def test_dG_frame_is_pointwise_difference_to_natural():

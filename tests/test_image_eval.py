@@ -5,12 +5,14 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import confident_cnn, write_fake_mnist
 from typer.testing import CliRunner
 
 from advex.attribution.deep_shap import deep_shap
 from advex.attribution.integrated_gradients import integrated_gradients
 from advex.cli import app
 from advex.errors import ModelFileError
+from advex.evaluation.accuracy import clean_accuracy
 from advex.experiments.image_eval import (
     EvalImages,
     evaluate_image_model,
@@ -22,8 +24,6 @@ from advex.experiments.image_eval import (
 )
 from advex.metrics.gini import gini
 from advex.models.io import save_model
-from advex.training.image import evaluate_clean
-from conftest import confident_cnn, write_fake_mnist
 
 ROW_KEYS = {"dataset", "attr", "model", "eps", "lam", "accuracy", "mean_gini", "dG", "acc_drop", "mean_gini_ci95", "n_images"}
 
@@ -70,7 +70,7 @@ def test_table1_rows_from_models_follow_eqs_21_22():
         assert row["dG"] == pytest.approx(row["mean_gini"] - natural["mean_gini"])
         assert row["acc_drop"] == pytest.approx(natural["accuracy"] - row["accuracy"])
         assert row["mean_gini"] == pytest.approx(points[row["model"]].gini[row["attr"]].mean())
-        assert row["accuracy"] == pytest.approx(evaluate_clean(models[row["model"]][0], images.X, images.y))
+        assert row["accuracy"] == pytest.approx(clean_accuracy(models[row["model"]][0], images.X, images.y))
     n_rows = [row for row in rows if row["model"] == "n"]
     assert all(row["dG"] == 0 and row["acc_drop"] == 0 for row in n_rows)
     a_row = next(row for row in rows if row["model"] == "a")
@@ -104,7 +104,7 @@ def test_evaluate_cli_end_to_end_on_idx_files(tmp_path):
     images = load_eval_images("mnist", data_dir=data_dir)
     assert report["accuracy_on"] == "test set (12 images)"
     assert report["background"] == f"{len(images.background)} random training images (seed 0)"
-    assert report["accuracy"] == pytest.approx(evaluate_clean(resolve_model(str(stem))[0], images.X, images.y))
+    assert report["accuracy"] == pytest.approx(clean_accuracy(resolve_model(str(stem))[0], images.X, images.y))
     assert len(points.gini["SHAP"]) == 3
     json.dumps(report)  # the report is plain JSON
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streamlit.testing.v1 import AppTest
-
 from conftest import build_tiny_zoo
+from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = {"pages/1_Tabular_explorer.py", "pages/2_Saliency_maps.py", "pages/3_Train_a_model.py",

@@ -6,10 +6,9 @@ import io
 from pathlib import Path
 
 import numpy as np
+from conftest import open_app_page, tiny_model
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-
-from conftest import open_app_page, tiny_model
 
 PAGE = "pages/2_Saliency_maps.py"
 

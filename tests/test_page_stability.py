@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from streamlit.testing.v1 import AppTest
-
 from conftest import open_app_page
+from streamlit.testing.v1 import AppTest
 
 PAGE = "pages/6_Stability.py"
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from conftest import open_app_page, require_dataset
+from streamlit.testing.v1 import AppTest
 
 PAGE = "pages/4_Trade-offs.py"
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-from streamlit.testing.v1 import AppTest
-
 from conftest import open_app_page, write_fake_mnist
+from streamlit.testing.v1 import AppTest
 
 PAGE = "pages/3_Train_a_model.py"
 

@@ -7,17 +7,16 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from conftest import require_dataset
 
 from advex.errors import AdvexError
+from advex.evaluation.accuracy import clean_accuracy, pgd_accuracy
 from advex.training.image import (
-    evaluate_clean,
-    evaluate_robust,
     get_protocol,
     l1_penalty,
     learning_rate,
     train_image_model,
 )
-from conftest import require_dataset
 
 
 def synthetic(n: int = 200, channels: int = 1, size: int = 28, seed: int = 0) -> SimpleNamespace:
@@ -41,7 +40,7 @@ def test_a_few_steps_on_real_mnist_beat_chance(data_dir):
     data = load_image_dataset("mnist", data_dir=data_dir)
     model, history = train_image_model("mnist", "natural", protocol="paper", steps=40, data=data, device="cpu",
                                        progress=False)
-    accuracy = evaluate_clean(model, data.X_test[:500], data.y_test[:500])
+    accuracy = clean_accuracy(model, data.X_test[:500], data.y_test[:500])
     assert accuracy > 0.5  # chance is 0.1
     assert history["completed_steps"] == 40 and not history["stopped_early"]
     assert history["log"][-1]["step"] == 40
@@ -129,9 +128,9 @@ def test_evaluation_helpers_agree_at_zero_eps_and_keep_the_mode():
     data = synthetic()
     model, _ = train_image_model("mnist", "natural", protocol="paper", steps=3, data=data, device="cpu", progress=False)
     model.train()
-    clean = evaluate_clean(model, data.X_test, data.y_test)
-    assert evaluate_robust(model, data.X_test, data.y_test, eps=0.0, steps=0, step_size=0.0) == clean
-    assert evaluate_robust(model, data.X_test, data.y_test, eps=0.3, steps=5, step_size=0.1) <= clean
+    clean = clean_accuracy(model, data.X_test, data.y_test)
+    assert pgd_accuracy(model, data.X_test, data.y_test, eps=0.0, steps=0, step_size=0.0) == clean
+    assert pgd_accuracy(model, data.X_test, data.y_test, eps=0.3, steps=5, step_size=0.1) <= clean
     assert model.training
 
 

@@ -7,11 +7,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import REPO_ROOT, require_dataset
 
 from advex.errors import ModelFileError
+from advex.evaluation.accuracy import clean_accuracy
 from advex.models.cnn import MadryCNN
 from advex.models.io import COMPRESSED_WEIGHTS_SUFFIX, load_model, save_model, sha256_file
-from advex.training.image import evaluate_clean
 from advex.zoo import (
     PAPER_EPS,
     SAMPLE_SIZE,
@@ -23,7 +24,6 @@ from advex.zoo import (
     select_sample,
     zoo_dir,
 )
-from conftest import REPO_ROOT, require_dataset
 
 ZOO_CARDS = list_models(include_user=False)
 ZOO_IDS = [f"{c['dataset']}/{c['name']}" for c in ZOO_CARDS]
@@ -66,7 +66,7 @@ def test_every_zoo_model_loads_and_reproduces_its_sample_accuracy(card):
     model, loaded_card = load_zoo_model(card["dataset"], card["name"])
     assert isinstance(model, MadryCNN) and not model.training
     X, y = load_sample(card["dataset"])
-    assert evaluate_clean(model, X, y) == pytest.approx(card["sample_accuracy"], abs=1e-9)
+    assert clean_accuracy(model, X, y) == pytest.approx(card["sample_accuracy"], abs=1e-9)
     assert loaded_card["weights_sha256"] == card["weights_sha256"]
 
 
@@ -147,7 +147,7 @@ def test_build_zoo_end_to_end_on_cpu(tmp_path, data_dir, monkeypatch):
     assert [r["eps"] for r in card["robust_accuracy"]] == [0.3] and card["lam"] == 0.01
     monkeypatch.setenv("ADVEX_ZOO_DIR", str(tmp_path))
     model, _ = load_zoo_model("mnist", "l1_0.01")
-    assert evaluate_clean(model, *load_sample("mnist")) == pytest.approx(card["sample_accuracy"], abs=1e-9)
+    assert clean_accuracy(model, *load_sample("mnist")) == pytest.approx(card["sample_accuracy"], abs=1e-9)
     index = json.loads((tmp_path / "index.json").read_text())
     assert index["datasets"]["mnist"]["models"][0]["weights_sha256"] == sha256_file(
         tmp_path / "mnist" / card["weights_file"])

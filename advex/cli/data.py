@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -24,7 +23,7 @@ DATA_DIR_OPTION = typer.Option(
 
 
 @data_app.command("list")
-def list_command(data_dir: Optional[Path] = DATA_DIR_OPTION) -> None:
+def list_command(data_dir: Path | None = DATA_DIR_OPTION) -> None:
     """Show each data set: where its files were found, or how to get them."""
     typer.echo("searched, in order: " + ", ".join(str(root) for root in data_search_dirs(data_dir)))
     width = max(len(name) for name in DATASETS)
@@ -41,7 +40,7 @@ def list_command(data_dir: Optional[Path] = DATA_DIR_OPTION) -> None:
 @data_app.command("fetch")
 def fetch_command(
     name: str = typer.Argument(..., help=f"Data set: {', '.join(DATASETS)}."),
-    dest: Optional[Path] = typer.Option(
+    dest: Path | None = typer.Option(
         None, "--dest", help="Root folder to download into (default: the per-user cache, ~/.cache/advex/data)."
     ),
 ) -> None:
@@ -57,8 +56,8 @@ def fetch_command(
 
 @data_app.command("verify")
 def verify_command(
-    name: Optional[str] = typer.Argument(None, help="Data set to check (default: every data set found)."),
-    data_dir: Optional[Path] = DATA_DIR_OPTION,
+    name: str | None = typer.Argument(None, help="Data set to check (default: every data set found)."),
+    data_dir: Path | None = DATA_DIR_OPTION,
 ) -> None:
     """Check data files: SHA-256 where recorded, then parse them and compare shapes, rows and labels."""
     names = [get_spec(name).name] if name else list(DATASETS)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from tqdm import tqdm
@@ -15,9 +14,9 @@ def evaluate(
     model: str = typer.Argument(..., help="Zoo id (e.g. mnist/adv_0.3) or the path of a saved model (.safetensors/.json stem)."),
     n_images: int = typer.Option(100, "--n-images", help="Test images for the mean Gini of IG and DeepSHAP."),
     n_robust: int = typer.Option(500, "--n-robust", help="Test images for PGD robust accuracy (0 skips it)."),
-    eps: Optional[float] = typer.Option(None, help="PGD l_inf radius in [0,1] pixels (default: the model's eps, else Table 1's)."),
+    eps: float | None = typer.Option(None, help="PGD l_inf radius in [0,1] pixels (default: the model's eps, else Table 1's)."),
     out: Path = typer.Option(Path("results"), help="Folder for the report with pointwise Gini values (Figure 2's input)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data directory (default: $ADVEX_DATA_DIR, then the cache)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Data directory (default: $ADVEX_DATA_DIR, then the cache)."),
     seed: int = typer.Option(0, help="Seed of the evaluated images, the DeepSHAP background and PGD's random start."),
 ) -> None:
     """Report clean accuracy, PGD robust accuracy and the mean Gini (95% CI) of IG and DeepSHAP maps.

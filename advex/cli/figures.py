@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from tqdm import tqdm
@@ -24,10 +23,10 @@ def figures(
     ),
     out: Path = typer.Option(Path("figures"), help="Output folder for the PNG and HTML files."),
     only: list[str] = typer.Option(list(PARTS), "--only", help="Which figures: fig2 fig3 saliency."),
-    n_images: Optional[int] = typer.Option(None, "--n-images", help="Image sets: test images per box of Figure 2 (default: as `advex table1`)."),
+    n_images: int | None = typer.Option(None, "--n-images", help="Image sets: test images per box of Figure 2 (default: as `advex table1`)."),
     examples: int = typer.Option(4, help="Images per saliency grid."),
     results: Path = typer.Option(Path("results"), help="Folder of `advex evaluate` outputs; Figure 2 reuses and adds to them."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data directory (default: $ADVEX_DATA_DIR, then the cache)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Data directory (default: $ADVEX_DATA_DIR, then the cache)."),
     seed: int = typer.Option(0, help="Seed of the chosen test images and the DeepSHAP background."),
     offline_html: bool = typer.Option(False, "--offline-html", help="Embed plotly.js in the HTML (works offline, ~4 MB per file)."),
 ) -> None:
@@ -84,7 +83,10 @@ def _image_parts(dataset, only, n_images, examples, results, data_dir, seed, pro
     """Figure 2 frame, Figure 3 frame and saliency grids (name -> (plotly, matplotlib)) for an image set."""
     from advex.experiments import figures as fig
     from advex.experiments.image_eval import (
-        MODES, TABLE1_SETTINGS, cached_table1_pointwise, load_eval_images,
+        MODES,
+        TABLE1_SETTINGS,
+        cached_table1_pointwise,
+        load_eval_images,
     )
     from advex.zoo import ZooEntry, list_models, load_zoo_model
 
@@ -116,17 +118,17 @@ def _image_parts(dataset, only, n_images, examples, results, data_dir, seed, pro
 def _tabular_parts(dataset, only, data_dir, seed, progress):
     """Figure 2 frame (IG, Table 1's eps / lambda) and Figure 3 frame (eps / lambda sweeps) for a tabular set."""
     from advex.experiments import figures as fig
-    from advex.experiments.table1 import TABULAR_SETTINGS
     from advex.experiments.tabular import load_tabular_or_synthetic, run_tabular_comparison
+    from advex.vocabulary import paper_settings
 
-    settings = TABULAR_SETTINGS[dataset]
+    settings = paper_settings(dataset)
     dG = tradeoff = None
     if "fig2" in only:
         progress(f"{dataset}: n, l, a models")
         data = load_tabular_or_synthetic(dataset, data_dir=data_dir, seed=seed)
-        comparison = run_tabular_comparison(data, settings["eps"], settings["lam"], seed=seed)
+        comparison = run_tabular_comparison(data, settings.eps, settings.lam, seed=seed)
         ginis = {key: {"IG": result.gini} for key, result in comparison.results.items()}
-        dG = fig.dG_frame(dataset, ginis, settings["eps"], settings["lam"])
+        dG = fig.dG_frame(dataset, ginis, settings.eps, settings.lam)
     if "fig3" in only:
         tradeoff = fig.tabular_tradeoff_frame(dataset, TABULAR_EPS, TABULAR_LAM, data_dir, seed, progress)
     return dG, tradeoff

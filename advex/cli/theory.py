@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from tqdm import tqdm
@@ -13,7 +12,7 @@ from advex.theory import checks
 
 
 def theory(
-    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the results as a JSON list to this file."),
+    json_path: Path | None = typer.Option(None, "--json", help="Also write the results as a JSON list to this file."),
     seed: int = typer.Option(0, help="Seed of the random problems and Monte Carlo samples."),
 ) -> None:
     """Check Theorem 3.1 (eqs. 9-12), the regimes of App. D.2, Lemma 4.1 (eq. 15) and Theorem 5.1 (eq. 18) numerically.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 from tqdm import tqdm
@@ -21,10 +20,10 @@ def train(
     eps: float = typer.Option(0.1, help="l_inf radius for --mode adv (images: in [0,1] pixel units)."),
     lam: float = typer.Option(0.02, help="l1 strength for --mode l1."),
     protocol: str = typer.Option("fast", help="Image data sets: 'fast' or 'paper' (J.1). Tabular always uses J.1."),
-    steps: Optional[int] = typer.Option(None, help="Image data sets: override the protocol's number of steps."),
+    steps: int | None = typer.Option(None, help="Image data sets: override the protocol's number of steps."),
     seed: int = typer.Option(0, help="Seed of the split and of training."),
-    out: Optional[Path] = typer.Option(None, help="Output folder (default: the user model folder beside the zoo)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data directory (default: $ADVEX_DATA_DIR, then the cache)."),
+    out: Path | None = typer.Option(None, help="Output folder (default: the user model folder beside the zoo)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Data directory (default: $ADVEX_DATA_DIR, then the cache)."),
     feat_trans: bool = typer.Option(False, "--feat-trans", help="Tabular: translate features per Assumption FEAT-TRANS (Section 2)."),
 ) -> None:
     """Train a model with the paper's protocol and save it as safetensors + JSON card."""

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from tqdm import tqdm
 
-from advex.zoo import ZOO_DATASETS, ZOO_ENTRIES, build_zoo, refresh_gini, describe_zoo_size, list_models, zoo_dir, zoo_table
+from advex.zoo import (
+    ZOO_DATASETS,
+    ZOO_ENTRIES,
+    build_zoo,
+    describe_zoo_size,
+    list_models,
+    refresh_gini,
+    zoo_dir,
+    zoo_table,
+)
 
 zoo_app = typer.Typer(help="The pretrained model zoo (pretrained/): list it, rebuild it.", no_args_is_help=True)
 
@@ -19,7 +27,7 @@ def _fmt(value, digits: int = 4) -> str:
 
 @zoo_app.command("list")
 def list_command(
-    dataset: Optional[str] = typer.Option(None, help="Only this data set (mnist, fashion-mnist)."),
+    dataset: str | None = typer.Option(None, help="Only this data set (mnist, fashion-mnist)."),
     user: bool = typer.Option(True, help="Also list models trained by you (dashboard, `advex train`)."),
 ) -> None:
     """Show every model with clean and PGD accuracy, mean Gini of IG / DeepSHAP, training time and device."""
@@ -40,20 +48,20 @@ def list_command(
 
 @zoo_app.command("build")
 def build_command(
-    dataset: List[str] = typer.Option(list(ZOO_DATASETS), "--dataset", help="Data set(s) to rebuild."),
-    name: List[str] = typer.Option([], "--name", help="Only these models (e.g. natural, l1_0.01, adv_0.3)."),
+    dataset: list[str] = typer.Option(list(ZOO_DATASETS), "--dataset", help="Data set(s) to rebuild."),
+    name: list[str] = typer.Option([], "--name", help="Only these models (e.g. natural, l1_0.01, adv_0.3)."),
     protocol: str = typer.Option("fast", help="Protocol of natural and l1 models: fast or paper (App. J.1)."),
-    adv_protocol: Optional[str] = typer.Option(None, help="Protocol of adversarial models (default: --protocol)."),
-    steps: Optional[int] = typer.Option(None, help="Override every model's number of training steps."),
+    adv_protocol: str | None = typer.Option(None, help="Protocol of adversarial models (default: --protocol)."),
+    steps: int | None = typer.Option(None, help="Override every model's number of training steps."),
     workers: int = typer.Option(1, help="Models trained at once (separate processes; useful on a GPU)."),
-    time_budget: Optional[float] = typer.Option(None, help="Seconds after which training stops early (cards say so)."),
+    time_budget: float | None = typer.Option(None, help="Seconds after which training stops early (cards say so)."),
     gini_images: int = typer.Option(1000, help="Test images for the mean Gini of IG / DeepSHAP on each card."),
     gini_only: bool = typer.Option(False, "--gini-only", help="Only recompute the cards' Gini from stored weights."),
-    eval_images: Optional[int] = typer.Option(None, help="Evaluate on only this many test images (dry runs)."),
+    eval_images: int | None = typer.Option(None, help="Evaluate on only this many test images (dry runs)."),
     seed: int = typer.Option(0, help="Seed of the split, initialization, batches and attack noise."),
-    device: Optional[str] = typer.Option(None, help="cuda or cpu (default: cuda when available)."),
-    out: Optional[Path] = typer.Option(None, help="Output folder (default: the zoo folder)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data directory (default: $ADVEX_DATA_DIR, then the cache)."),
+    device: str | None = typer.Option(None, help="cuda or cpu (default: cuda when available)."),
+    out: Path | None = typer.Option(None, help="Output folder (default: the zoo folder)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Data directory (default: $ADVEX_DATA_DIR, then the cache)."),
 ) -> None:
     """Retrain the zoo: train, evaluate (clean, PGD, Gini) and store each model as float16 + card."""
     if gini_only:

@@ -6,7 +6,7 @@ clean white template, and a larger font in presentation mode.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd

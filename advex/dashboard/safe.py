@@ -9,8 +9,8 @@ short generic message. The rest of the page keeps rendering either way.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import streamlit as st
 from PIL import UnidentifiedImageError

@@ -9,8 +9,8 @@ models explain the true class's probability with pixels kept in [0, 1]. Results 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd

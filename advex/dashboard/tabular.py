@@ -10,14 +10,16 @@ server too and shared read-only, so a room of students moving to the same eps co
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
 
+from advex.dashboard.cache import SharedLRU
+from advex.dashboard.plots import example_ig_bars, feature_impact_bars, style
 from advex.data.paths import available_datasets, data_search_dirs
 from advex.data.tabular import TabularDataset
 from advex.errors import AdvexError
@@ -27,13 +29,11 @@ from advex.experiments.tabular import (
     ModelResult,
     TabularComparison,
     evaluate_model,
-    fit_model,
     feature_impact_frame,
+    fit_model,
     load_tabular_or_synthetic,
     run_tabular_comparison,
 )
-from advex.dashboard.cache import SharedLRU
-from advex.dashboard.plots import example_ig_bars, feature_impact_bars, style
 
 Progress = Callable[[float, str], None]
 

@@ -21,7 +21,8 @@ import pandas as pd
 from advex.dashboard import models, saliency
 from advex.dashboard import tabular as tabular_view
 from advex.dashboard.cache import SharedLRU
-from advex.experiments.table1 import PAPER_TABLE1, TABULAR_SETTINGS
+from advex.experiments.table1 import PAPER_TABLE1
+from advex.vocabulary import paper_settings
 
 IMAGE_SETTINGS = {"mnist": {"eps": 0.3, "lam": 0.01}, "fashion-mnist": {"eps": 0.1, "lam": 0.01}}
 ATTR_OF_CARD = {"IG": "ig", "SHAP": "shap"}
@@ -68,7 +69,8 @@ def image_rows(dataset: str, cards: list[dict]) -> list[dict]:
 
 def tabular_rows(name: str) -> list[dict]:
     """Table 1 rows of a tabular data set, measured now with the Tabular explorer's models (IG, eq. 15)."""
-    settings = TABULAR_SETTINGS[name]
+    paper = paper_settings(name)
+    settings = {"eps": paper.eps, "lam": paper.lam}
     data = tabular_view.dataset(name)
     result = tabular_view.comparison(data, settings["eps"], settings["lam"])
     return [_row(name, "IG", key, settings, result.dG[key], result.acc_drop[key], "trained live") for key in ("a", "l")]

@@ -61,7 +61,7 @@ def _load_data(dataset: str, data_dir=None):
 def evaluate(model: torch.nn.Module, data, dataset: str, eps: float, job: Job | None = None) -> dict:
     """Card metrics: clean test accuracy, PGD accuracy (paper schedule) on a subset, mean Gini of IG and DeepSHAP."""
     from advex.attacks.pgd import paper_pgd_schedule
-    from advex.training.image import evaluate_clean, evaluate_robust
+    from advex.evaluation.accuracy import clean_accuracy, pgd_accuracy
     from advex.zoo import PAPER_EPS, mean_gini_attributions
 
     def say(fraction: float, text: str) -> None:
@@ -69,14 +69,14 @@ def evaluate(model: torch.nn.Module, data, dataset: str, eps: float, job: Job | 
             job.report(fraction, text)
 
     say(0.96, "evaluating: clean accuracy")
-    metrics: dict = {"clean_accuracy": evaluate_clean(model, data.X_test, data.y_test),
+    metrics: dict = {"clean_accuracy": clean_accuracy(model, data.X_test, data.y_test),
                      "test_examples": int(len(data.y_test))}
     robust = []
     n_robust = min(ROBUST_IMAGES, len(data.y_test))
     for attack_eps in sorted({PAPER_EPS.get(dataset, 8 / 255), eps} - {0.0}):
         say(0.97, f"evaluating: PGD accuracy at eps = {attack_eps:g}")
         steps, step_size = paper_pgd_schedule(dataset, attack_eps)
-        accuracy = evaluate_robust(model, data.X_test[:n_robust], data.y_test[:n_robust], attack_eps, steps, step_size)
+        accuracy = pgd_accuracy(model, data.X_test[:n_robust], data.y_test[:n_robust], attack_eps, steps, step_size)
         robust.append({"eps": attack_eps, "attack": "PGD, random start", "steps": steps, "step_size": step_size,
                        "accuracy": accuracy, "n_images": n_robust})
     metrics["robust_accuracy"] = robust

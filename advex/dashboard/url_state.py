@@ -16,7 +16,7 @@ its zoo models' settings (Saliency maps, Stability), ``train_*`` the Train page'
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import streamlit as st
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from advex.data.images import read_cifar_batch, cifar_class_names, decompress_if_gzip, parse_idx
+from advex.data.images import cifar_class_names, decompress_if_gzip, parse_idx, read_cifar_batch
 from advex.data.paths import DATA_ENV, cache_dir, locate
 from advex.data.registry import CIFAR_BATCH_FOLDER, DatasetSpec, get_spec
 from advex.data.tabular import parse_mushroom, parse_spambase

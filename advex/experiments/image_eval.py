@@ -11,9 +11,9 @@ dG and AcDrop follow eqs. 19-22 against the natural model on the *same* test ima
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -23,10 +23,10 @@ from advex.attacks.pgd import IMAGE_DATASETS, paper_pgd_schedule
 from advex.attribution.deep_shap import deep_shap, default_background
 from advex.attribution.integrated_gradients import class_probability, completeness_gap, integrated_gradients
 from advex.errors import AdvexError, DataMissingError, ModelFileError
+from advex.evaluation.accuracy import clean_accuracy, pgd_accuracy
 from advex.experiments.table1 import table1_row
 from advex.metrics.gini import gini, mean_with_ci95
 from advex.models.io import WEIGHTS_SUFFIX, atomic_write_json, load_model, stem_path
-from advex.training.image import evaluate_clean, evaluate_robust
 
 Progress = Callable[[str], None]
 
@@ -126,7 +126,7 @@ class PointwiseGini:
         }
 
     @classmethod
-    def from_json(cls, obj: dict) -> "PointwiseGini":
+    def from_json(cls, obj: dict) -> PointwiseGini:
         return cls(
             np.asarray(obj["test_indices"], dtype=np.int64),
             np.asarray(obj["labels"], dtype=np.int64),
@@ -221,7 +221,7 @@ def evaluate_image_model(
     model.eval()
     if progress is not None:
         progress("clean accuracy")
-    accuracy = evaluate_clean(model, images.X, images.y)
+    accuracy = clean_accuracy(model, images.X, images.y)
     if pgd_eps is None:
         pgd_eps = float(card.get("eps") or TABLE1_SETTINGS.get(dataset, {"eps": 0.1})["eps"])
     steps, step_size = paper_pgd_schedule(dataset, pgd_eps)
@@ -230,7 +230,7 @@ def evaluate_image_model(
     if n_robust > 0:
         if progress is not None:
             progress(f"PGD eps={pgd_eps:g} on {n_robust} images")
-        robust = evaluate_robust(model, images.X[:n_robust], images.y[:n_robust], pgd_eps, steps, step_size, seed=seed)
+        robust = pgd_accuracy(model, images.X[:n_robust], images.y[:n_robust], pgd_eps, steps, step_size, seed=seed)
     indices = images.choose(n_images, seed)
     points = pointwise_gini(model, images, indices, methods, progress=progress)
     report = {
@@ -316,7 +316,7 @@ def table1_from_models(
         if progress is not None:
             progress(f"{model_id}: accuracy")
         model.eval()
-        accuracy = evaluate_clean(model, images.X, images.y)
+        accuracy = clean_accuracy(model, images.X, images.y)
         step = (lambda message, m=model_id: progress(f"{m}: {message}")) if progress is not None else None
         measured[key] = (accuracy, pointwise_gini(model, images, indices, progress=step), model_id)
     rows = []

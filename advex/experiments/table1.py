@@ -1,6 +1,6 @@
 """Table 1 of the paper: dG and AcDrop of a- and l-models against the natural model (Section 6.3).
 
-Tabular rows are computed here; image rows come from :mod:`advex.experiments.image_eval`.
+Tabular rows are measured by :mod:`advex.experiments.tabular`, image rows by :mod:`advex.experiments.image_eval`.
 Each row has the keys ``dataset, attr, model, eps, lam, accuracy, mean_gini, dG, acc_drop``
 (accuracy and acc_drop as fractions, model one of "n", "l", "a") plus ``mean_gini_ci95``
 (half-width of the 95% confidence interval of the mean Gini) and ``n_examples``.
@@ -8,19 +8,7 @@ Each row has the keys ``dataset, attr, model, eps, lam, accuracy, mean_gini, dG,
 
 from __future__ import annotations
 
-from typing import Callable
-
-import numpy as np
-import torch
-
-from advex.attribution.deep_shap import deep_shap
-from advex.attribution.integrated_gradients import integrated_gradients
-from advex.experiments.tabular import MODEL_LABELS, fit_model, load_tabular_or_synthetic
-from advex.metrics.gini import gini, mean_with_ci95
 from advex.metrics.sparseness import accuracy_drop, average_dG
-
-TABULAR_SETTINGS = {"mushroom": {"eps": 0.1, "lam": 0.02}, "spambase": {"eps": 0.1, "lam": 0.02}}
-IMAGE_DATASETS = ("mnist", "fashion-mnist")
 
 # Table 1 of the paper, for printing beside the measured rows: (dataset, attr, model) -> (dG, AcDrop).
 PAPER_TABLE1 = {
@@ -31,20 +19,6 @@ PAPER_TABLE1 = {
     ("mushroom", "IG", "a"): (0.06, 0.025), ("mushroom", "IG", "l"): (0.06, 0.026),
     ("spambase", "IG", "a"): (0.17, 0.009), ("spambase", "IG", "l"): (0.15, 0.001),
 }
-
-
-def tabular_attributions(model: torch.nn.Module, X: np.ndarray, baseline: float = 0.0) -> dict[str, np.ndarray]:
-    """IG (captum, eq. 13) and DeepSHAP of P(label 1), both relative to the constant ``baseline`` row.
-
-    DeepSHAP's background is that single baseline row, so both methods explain against the
-    same reference; for a logistic model DeepSHAP's rescale rule then reproduces eq. 15, which
-    is why the paper finds IG and DeepSHAP Ginis virtually identical on these data sets (6.3).
-    """
-    inputs = torch.as_tensor(X, dtype=torch.float32)
-    reference = torch.full((1, inputs.shape[1]), float(baseline))
-    ig = integrated_gradients(model, inputs, target=1, baseline=baseline, n_steps=50)
-    shap_values = deep_shap(model, inputs, target=1, background=reference)
-    return {"IG": ig.detach().numpy(), "SHAP": shap_values.detach().numpy()}
 
 
 def table1_row(
@@ -78,38 +52,6 @@ def table1_row(
         "acc_drop": accuracy_drop(accuracy, natural_accuracy),
         **extra,
     }
-
-
-def tabular_table1_rows(
-    name: str,
-    data_dir=None,
-    seed: int = 0,
-    eps: float | None = None,
-    lam: float | None = None,
-    feat_trans: bool = False,
-    progress: Callable[[str], None] | None = None,
-) -> list[dict]:
-    """Train n, l(lam) and a(eps) models on ``name`` (J.1 protocol) and return its Table 1 rows for IG and SHAP."""
-    settings = TABULAR_SETTINGS.get(name, {"eps": 0.1, "lam": 0.02})
-    eps = settings["eps"] if eps is None else eps
-    lam = settings["lam"] if lam is None else lam
-    dataset = load_tabular_or_synthetic(name, data_dir=data_dir, seed=seed, feat_trans=feat_trans)
-    measured: dict[tuple[str, str], tuple[float, tuple[float, float]]] = {}
-    for key in MODEL_LABELS:
-        if progress is not None:
-            progress(f"{name}: {MODEL_LABELS[key]} model")
-        trainer = fit_model(dataset, key, eps, lam, seed)
-        accuracy = trainer.score(dataset.X_test, dataset.y_test)
-        for attr, values in tabular_attributions(trainer.to_module(), dataset.X_test).items():
-            measured[(attr, key)] = (accuracy, mean_with_ci95(gini(values)))
-    rows = []
-    for attr in ("IG", "SHAP"):
-        natural_accuracy, (natural_gini, _) = measured[(attr, "n")]
-        for key in MODEL_LABELS:
-            accuracy, mean_gini = measured[(attr, key)]
-            rows.append(table1_row(name, attr, key, eps, lam, accuracy, mean_gini, natural_accuracy, natural_gini,
-                                   n_examples=len(dataset.X_test), seed=seed, feat_trans=feat_trans))
-    return rows
 
 
 def format_table(rows: list[dict]) -> str:

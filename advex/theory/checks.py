@@ -14,8 +14,8 @@ take an :class:`ExpectedUpdate`, so the tests reuse them on broken inputs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 import torch

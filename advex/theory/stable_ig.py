@@ -12,8 +12,8 @@ convex in delta, so its maximum over the box is at a vertex); eq. 8 gives it in 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch

@@ -8,8 +8,8 @@ vectorized numpy (one Adam step per mini-batch), seeded and deterministic.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -67,7 +67,7 @@ class LogisticTrainer:
     def effective_lam(self) -> float:
         return float(self.lam) if self.mode == "l1" else 0.0
 
-    def fit(self, X: np.ndarray, y: np.ndarray, progress: ProgressCallback | None = None) -> "LogisticTrainer":
+    def fit(self, X: np.ndarray, y: np.ndarray, progress: ProgressCallback | None = None) -> LogisticTrainer:
         """Train on features ``X`` (n, d) and labels ``y`` in {0, 1}; ``progress(epoch, epochs, metrics)`` after each epoch."""
         X = np.asarray(X, dtype=np.float64)
         labels = np.asarray(y)
