@@ -1,42 +1,45 @@
-"""Gini sparseness index of an attribution vector (Section 6.2, Appendix I, eq. I.67)."""
+"""Gini sparseness index of an attribution vector (Section 6.2, Appendix I, eq. I.67), and the 95% CI of a mean."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+from advex.metrics.per_example import per_example_measure
 
 
-def gini(v: np.ndarray) -> np.ndarray | float:
-    """Gini index G(|v|) over the last axis, eq. I.67.
+@per_example_measure
+def gini(magnitudes: np.ndarray) -> np.ndarray:
+    """Gini index G[A](x) = G(|A(x)|) of each example over all its non-batch axes, eq. I.67.
 
     G(v) = 1 - 2 * sum_k v_(k) / ||v||_1 * (d - k + 0.5) / d, with v sorted non-decreasingly
-    (k = 1..d). Lies in [0, 1]; 0 for a constant vector, 1 - 1/d for a single non-zero entry.
-    Absolute values are taken first (G[A](x) = G(|A(x)|), Section 6.2). An all-zero vector has
-    no defined Gini and gives NaN. A 1-D input returns a float, an (N, d) input an (N,) array;
-    flatten images to (N, d) first.
+    (k = 1..d). In [0, 1], higher is sparser: 0 for a constant vector, 1 - 1/d for a single
+    non-zero entry (Appendix I says 1.0, the limit for large d; eq. I.67 gives 1 - 1/d), 0 for
+    d = 1. Scale and permutation invariant. The all-zero vector has no Gini: NaN.
+    A 1-D input (d,) gives a float; (N, ...) gives shape (N,) (numpy or torch, as given).
     """
-    values = np.abs(np.asarray(v, dtype=np.float64))
-    if values.ndim == 0 or values.shape[-1] == 0:
-        raise ValueError("gini needs a non-empty vector (last axis of length >= 1)")
-    d = values.shape[-1]
-    sorted_values = np.sort(values, axis=-1)
-    total = sorted_values.sum(axis=-1)
-    k = np.arange(1, d + 1, dtype=np.float64)
-    weights = (d - k + 0.5) / d
+    d = magnitudes.shape[1]
+    weights = (d - np.arange(1, d + 1, dtype=np.float64) + 0.5) / d
+    sorted_values = np.sort(magnitudes, axis=1)
+    total = sorted_values.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         g = 1.0 - 2.0 * (sorted_values @ weights) / total
-    g = np.where(total > 0, g, np.nan)
-    return float(g) if g.ndim == 0 else g
+    return np.where(total > 0, np.clip(g, 0.0, 1.0), np.nan)  # clip: rounding only
 
 
-def mean_gini(attributions: np.ndarray) -> float:
-    """Average Gini of the attribution vectors of a test set, the G[A] of eqs. 21-22 (NaN rows skipped)."""
-    flat = np.asarray(attributions).reshape(len(attributions), -1)
-    return float(np.nanmean(gini(flat)))
+def mean_gini(attributions) -> float:
+    """Average Gini of the attribution maps of a test set, the G[A] of eqs. 21-22 (all-zero maps skipped)."""
+    values = gini(attributions)
+    return float(np.nanmean(values.cpu().numpy() if isinstance(values, torch.Tensor) else values))
 
 
-def mean_with_ci95(values: np.ndarray) -> tuple[float, float]:
-    """Mean of ``values`` (NaNs skipped) and the half-width of its normal 95% confidence interval."""
-    values = np.asarray(values, dtype=np.float64)
+def mean_with_ci95(values) -> tuple[float, float]:
+    """Mean of ``values`` (NaNs skipped) and the half-width of its normal-approximation 95% CI, 1.96 s / sqrt(n).
+
+    The one confidence-interval helper of advex; for paired differences (dG, eqs. 19-20) see
+    :func:`advex.metrics.sparseness.mean_dG_with_ci95`. Half-width NaN for fewer than 2 values.
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
     values = values[~np.isnan(values)]
     if values.size == 0:
         return float("nan"), float("nan")

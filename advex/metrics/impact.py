@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from advex.errors import AdvexError
+
 
 def feature_value_impact(attributions: np.ndarray) -> np.ndarray:
     """FV_i[D] = mean over x in D of |IG_i(x)|, per column of the exploded (one-hot) space (App. H)."""
@@ -19,6 +21,6 @@ def feature_impact(attributions: np.ndarray, feature_groups: list[str]) -> pd.Se
     """
     fv = feature_value_impact(attributions)
     if len(feature_groups) != fv.shape[0]:
-        raise ValueError(f"{len(feature_groups)} feature groups for {fv.shape[0]} attribution columns")
+        raise AdvexError(f"{len(feature_groups)} feature groups for {fv.shape[0]} attribution columns; pass one group name per column")
     series = pd.Series(fv, index=pd.Index(feature_groups, name="feature"))
     return series.groupby(level=0, sort=False).sum().rename("feature_impact")
