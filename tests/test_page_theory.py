@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from advex.dashboard import theory_view
+from advex.data.feat_trans import graded_multiclass_distribution
+from advex.losses import LOGISTIC
+from advex.theory.multiclass import exact_multiclass_update
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Theory.py")
 
@@ -28,7 +36,8 @@ def test_page_renders_every_section(page):
     headers = [h.value for h in page.header]
     assert any("Theorem 3.1" in h for h in headers) and any("Lemma 4.1" in h for h in headers)
     assert any("Theorem 5.1" in h for h in headers) and any("trajectories" in h for h in headers)
-    assert len(page.get("plotly_chart")) >= 5
+    assert any("Theorem E.1" in h for h in headers)
+    assert len(page.get("plotly_chart")) >= 6
     assert any("Reading (Appendix D.2)" in m.value for m in page.markdown)
 
 
@@ -81,3 +90,67 @@ def test_bad_url_value_is_a_warning_not_a_crash():
     at.run()
     assert not at.exception
     assert any("t31_eps" in w.value for w in at.warning)
+
+
+def values(data) -> list:
+    """A plotly JSON array: a list, or numpy's base64 form {"dtype", "bdata"}."""
+    if isinstance(data, dict):
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
+    return list(data)
+
+
+def e1_chart(at: AppTest) -> dict:
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        if spec["layout"]["title"]["text"].startswith("Expected update of each feature's own weight"):
+            return spec
+    raise AssertionError("no Theorem E.1 chart on the page")
+
+
+def set_e1(at: AppTest, classes: int, eps: float, weights: str) -> None:
+    at.selectbox(key="t31_loss").set_value("logistic")
+    at.selectbox(key="t31_family").set_value("gaussian")
+    at.slider(key="e1_classes").set_value(classes)
+    at.slider(key="e1_eps").set_value(eps)
+    at.radio(key="e1_weights").set_value(weights).run()
+    assert not at.exception and not at.error
+
+
+def test_theorem_e1_chart_and_metrics_are_the_exact_library_numbers(page):
+    """Own features, gaussian: the page's bars and bounds equal exact_multiclass_update (eqs. E.50, E.62) feature by feature."""
+    set_e1(page, 4, 0.4, "own")
+    dist = graded_multiclass_distribution(4, 1, 2, 1.0, 0.1, "gaussian")
+    W = theory_view.e1_weights(dist, "own", 0.05, 0)
+    u = exact_multiclass_update(dist, W, 0.4, LOGISTIC)
+    own = (dist.owners, np.arange(dist.d))
+    spec = e1_chart(page)
+    names = spec["layout"]["xaxis"]["categoryarray"]
+    bars = {x: y for trace in spec["data"] if trace["type"] == "bar" for x, y in zip(values(trace["x"]), values(trace["y"]))}
+    bound = next(trace for trace in spec["data"] if trace["type"] == "scatter")
+    assert np.allclose([bars[name] for name in names], u.rate[own], atol=1e-12)
+    assert values(bound["x"]) == names and np.allclose(values(bound["y"]), u.bound[own], atol=1e-12)
+    case1 = (W[own] != 0)
+    assert metric(page, "mean g'bar_i (eq. E.51)") == f"{u.g_prime_bar.mean():.4f}"
+    assert metric(page, "max (rate - bound), Case I (eq. E.62)") == f"{np.max((u.rate - u.bound)[own][case1]):.4f}"
+    assert float(metric(page, "max (rate - bound), Case I (eq. E.62)")) <= 0  # eq. E.62 holds
+    assert metric(page, "max (rate - bound), shared features") == "-"
+
+
+def test_theorem_e1_shared_features_exceed_the_case_1_bound_on_screen(page):
+    set_e1(page, 3, 0.3, "shared")
+    view = theory_view.theorem_e1_view(3, 0.3, 1.0, 0.1, 2, "shared", "logistic", "gaussian")
+    excess, z = view.max_excess("shared")
+    assert metric(page, "max (rate - bound), shared features") == f"{excess:.4f}" and excess > 0 and z > 4
+    assert any(f"z = {z:.1f} for shared features" in c.value for c in page.caption)
+    attacked = (view.kinds == "shared") & (view.weights != 0)
+    share = metric(page, "points in Case I (eq. E.55), shared weights")
+    assert share == f"{view.case1_share[attacked].mean():.0%}" and share != "100%"  # Case II on the rest
+    set_e1(page, 3, 0.3, "own")
+
+
+def test_bad_e1_url_value_is_a_warning_not_a_crash():
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["e1_classes"] = "9"
+    at.run()
+    assert not at.exception
+    assert any("e1_classes" in w.value for w in at.warning)

@@ -7,27 +7,29 @@ import pytest
 from typer.testing import CliRunner
 
 from advex.cli import app
-from advex.theory import checks
+from advex.theory import check_basics, checks
 
-FAST = ["case1_exact", "case2_bound_exact", "regime_grow", "control_nonconvex_loss"]
+FAST = ["case1_exact", "case2_bound_exact", "e1_part1_exact", "control_nonconvex_loss"]
 
 
 def test_registry_names_are_unique_and_cite_equations():
     names = [c.name for c in checks.CHECKS]
     assert len(names) == len(set(names)) >= 20
+    assert {"e1_part1_exact", "e1_part2_exact", "e1_sgd_pruning", "control_e1_shared_feature"} <= set(names)
     with pytest.raises(ValueError, match="case1_exact"):
         checks.get_check("no_such_check")
 
 
-@pytest.mark.parametrize("name", ["control_wrong_bound", "control_broken_distribution", "control_nonconvex_loss"])
+@pytest.mark.parametrize("name", ["control_wrong_bound", "control_broken_distribution", "control_nonconvex_loss",
+                                  "control_e1_wrong_bound", "control_e1_shared_feature", "control_e1_feat_exp"])
 def test_controls_detect_their_violation(name, monkeypatch):
-    monkeypatch.setattr(checks, "MC_SAMPLES", 50_000)
+    monkeypatch.setattr(check_basics, "MC_SAMPLES", 50_000)
     result = checks.run_check(name)
     assert result.passed and result.name.startswith("control"), result
 
 
 def test_run_check_is_seeded(monkeypatch):
-    monkeypatch.setattr(checks, "MC_SAMPLES", 20_000)
+    monkeypatch.setattr(check_basics, "MC_SAMPLES", 20_000)
     assert checks.run_check("mc_exact_hinge", seed=3) == checks.run_check("mc_exact_hinge", seed=3)
 
 
@@ -36,7 +38,7 @@ def test_cli_prints_table_and_writes_json(tmp_path, monkeypatch):
     out = tmp_path / "theory.json"
     result = CliRunner().invoke(app, ["theory", "--json", str(out)])
     assert result.exit_code == 0, result.output
-    assert "4/4 checks passed" in result.output and "eq. 11" in result.output
+    assert "4/4 checks passed" in result.output and "eq. 11" in result.output and "E.1" in result.output
     rows = json.loads(out.read_text())
     assert [r["passed"] for r in rows] == [True] * 4
     assert {"name", "equation", "measure", "value", "tolerance", "passed"} <= set(rows[0])

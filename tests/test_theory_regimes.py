@@ -32,8 +32,8 @@ def test_regime_check_refuses_a_mislabelled_scenario(monkeypatch):
 
 
 def test_adversarial_shrinks_misaligned_weights_faster_than_natural():
+    from advex.data.feat_trans import FeatTransDistribution, singleton_groups
     from advex.losses import LOGISTIC
-    from advex.theory.distributions import FeatTransDistribution, singleton_groups
     from advex.theory.sgd_update import exact_update
 
     dist = FeatTransDistribution(np.array([0.4, 0.8]), singleton_groups(2), "gaussian", 1.0)

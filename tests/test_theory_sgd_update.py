@@ -5,10 +5,10 @@ import pytest
 from scipy import integrate, stats
 from scipy.special import expit
 
+from advex.data.feat_trans import FeatTransDistribution, ViolatingDistribution, contiguous_groups, singleton_groups
 from advex.losses import HINGE, LOGISTIC, LOSSES
-from advex.theory import checks
+from advex.theory import check_basics, checks
 from advex.theory.checks import Z_TOL, bound_violation, case1_violation, limit_violation, with_scaled_group, z_scores
-from advex.theory.distributions import FeatTransDistribution, ViolatingDistribution, contiguous_groups, singleton_groups
 from advex.theory.sgd_update import (
     exact_group_sweep,
     exact_update,
@@ -24,7 +24,7 @@ N = 100_000
 @pytest.fixture(autouse=True)
 def smaller_monte_carlo(monkeypatch):
     """The registered checks with 50k draws instead of 200k: z-score tolerances do not depend on n."""
-    monkeypatch.setattr(checks, "MC_SAMPLES", 50_000)
+    monkeypatch.setattr(check_basics, "MC_SAMPLES", 50_000)
 
 
 def test_weighted_average_by_hand():

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from advex.data.feat_trans import FeatTransDistribution, graded_multiclass_distribution, graded_strengths, singleton_groups
 from advex.losses import LOGISTIC
 from advex.theory import checks
-from advex.theory.distributions import FeatTransDistribution, graded_strengths, singleton_groups
-from advex.theory.trajectories import natural_vs_adversarial, train_sgd
+from advex.theory.trajectories import natural_vs_adversarial, seeded_multiclass_run, train_sgd
 
 
 def test_pruning_check_passes():
@@ -43,3 +43,17 @@ def test_bad_training_input_is_rejected():
         train_sgd(X, np.array([0, 1, 0, 1]), 0.1, LOGISTIC, np.random.default_rng(0))
     with pytest.raises(ValueError, match="lr"):
         train_sgd(X, np.array([-1, 1, -1, 1]), 0.1, LOGISTIC, np.random.default_rng(0), lr=0.0)
+
+
+def test_multiclass_pruning_check_passes():
+    result = checks.multiclass_checks.check_e1_pruning(np.random.default_rng(0))
+    assert result.passed, result
+
+
+def test_multiclass_weak_features_pruned_only_when_eps_exceeds_their_strength():
+    """Theorem E.1 in SGD (k = 3): eps = 0.3 > |a_weak| = 0.1 prunes the weak weights, eps = 0.02 keeps them."""
+    dist = graded_multiclass_distribution(3, 1, 2, strong=1.0, weak=0.1, family="laplace")
+    weak = lambda run: np.abs(run.final_weights[:, 3:]).mean()  # noqa: E731
+    natural, adversarial, mild = (seeded_multiclass_run(dist, eps, LOGISTIC, seed=1) for eps in (0.0, 0.3, 0.02))
+    assert weak(adversarial) < 0.2 * weak(natural) and weak(mild) > 0.5 * weak(natural)
+    assert natural.accuracy[-1] > 0.8 and adversarial.accuracy[-1] > 0.8

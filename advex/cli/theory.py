@@ -1,4 +1,4 @@
-"""``advex theory``: run every numerical check of the paper's theory (Theorem 3.1, App. D.2, Lemma 4.1, Theorem 5.1)."""
+"""``advex theory``: run every numerical check of the paper's theory (Theorems 3.1 and E.1, App. D.2, Lemma 4.1, Theorem 5.1)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ def theory(
     json_path: Path | None = typer.Option(None, "--json", help="Also write the results as a JSON list to this file."),
     seed: int = typer.Option(0, help="Seed of the random problems and Monte Carlo samples."),
 ) -> None:
-    """Check Theorem 3.1 (eqs. 9-12), the regimes of App. D.2, Lemma 4.1 (eq. 15) and Theorem 5.1 (eq. 18) numerically.
+    """Check Theorem 3.1 (eqs. 9-12), App. D.2, Theorem E.1 (eqs. E.50-E.62), Lemma 4.1 (eq. 15) and Theorem 5.1 (eq. 18).
 
-    Prints one row per check: the equation, the largest violation or relative error, the tolerance and whether it passed. Monte Carlo checks are in units of the standard error; "control" rows run broken cases and pass when the violation is caught. Exit status 1 if any check fails.
+    Prints one row per check: the equation, the largest violation or relative error, the tolerance and
+    whether it passed. Monte Carlo checks are in units of the standard error; "control" rows run broken
+    cases and pass when the violation is caught. Exit status 1 if any check fails.
     """
     if json_path is not None and not json_path.parent.is_dir():
         raise typer.BadParameter(f"folder {json_path.parent} does not exist; create it or choose another path",

@@ -1,4 +1,4 @@
-"""Plotly figures of the Theory page: Theorem 3.1 updates, the eps sweep of eq. 12, SGD paths, Lemma 4.1."""
+"""Plotly figures of the Theory page: Theorem 3.1 updates, the eps sweep of eq. 12, SGD paths, Theorem E.1, Lemma 4.1."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from advex.dashboard.theory_view import Theorem31View, TheoremE1View
 from advex.theory.ig_identity import IGComparison
 from advex.theory.regimes import REGIME_COLORS, REGIME_LABELS, REGIMES
 from advex.theory.sgd_update import Z95
-from advex.theory.simulator import Theorem31View
 from advex.theory.trajectories import Trajectory
 
 RUN_COLORS = {"natural": "#4C72B0", "adversarial": "#C44E52"}
@@ -70,6 +70,43 @@ def group_sweep(view: Theorem31View, eps: float, group_label: str) -> go.Figure:
                       annotation_position="bottom right")
     fig.add_hline(y=0, line_color="#999", line_width=1)
     fig.update_layout(title=f"Group average over S = {group_label}", xaxis_title="eps", yaxis_title="Delta_S^w")
+    return fig
+
+
+E1_KIND_COLORS = {"Case I": "#2ca02c", "zero weight": "#1f77b4", "shared": "#d62728"}
+E1_KIND_LABELS = {
+    "Case I": "own feature only: Case I, bound eq. E.62",
+    "zero weight": "zero column: part 1, = a g'bar_i",
+    "shared": "also used by another classifier: Case II on some points",
+}
+
+
+def e1_update_bars(view: TheoremE1View) -> go.Figure:
+    """Per feature, the owner weight's expected update (eq. E.50, 95% CI) against Theorem E.1's value or bound."""
+    fig = go.Figure()
+    for kind, color in E1_KIND_COLORS.items():
+        idx = np.flatnonzero(view.kinds == kind)
+        if idx.size == 0:
+            continue
+        fig.add_bar(
+            x=[view.names[i] for i in idx], y=view.rate[idx], name=E1_KIND_LABELS[kind], marker_color=color,
+            error_y={"type": "data", "array": Z95 * view.rate_se[idx], "visible": bool(np.any(view.rate_se[idx] > 0))},
+            customdata=np.stack([view.weights[idx], view.case1_share[idx]], axis=-1),
+            hovertemplate="%{x}<br>rate = %{y:.4g}<br>w = %{customdata[0]:.3g}<br>Case I on %{customdata[1]:.0%} of points"
+                          "<extra></extra>",
+        )
+    fig.add_scatter(
+        x=view.names, y=view.bound, mode="markers", name="Theorem E.1: a g'bar_i (w = 0) / g'bar_i (a sgn(w) - eps)",
+        marker={"symbol": "diamond", "size": 9, "color": "black"}, hovertemplate="%{x}<br>bound = %{y:.4g}<extra></extra>",
+    )
+    u = view.update
+    method = "exact" if u.method == "exact" else f"Monte Carlo n = {u.n_samples}, 95% CI"
+    fig.update_layout(
+        title=f"Expected update of each feature's own weight (eq. E.50, {method})",
+        xaxis={"title": "feature (its owner class)", "categoryorder": "array", "categoryarray": view.names},
+        yaxis_title="E[sgn(w) Delta w]  (E Delta w where w = 0)", barmode="overlay",
+    )
+    fig.add_hline(y=0, line_color="#999", line_width=1)
     return fig
 
 

@@ -1,7 +1,7 @@
 """A synthetic tabular data set with known directed strengths a_i (Section 2, eqs. 3-4).
 
 Features are conditionally independent given y and satisfy Assumption FEAT-TRANS by
-construction (:class:`advex.theory.distributions.FeatTransDistribution`): a few strong
+construction (:func:`advex.data.feat_trans.graded_distribution`): a few strong
 features and many weak ones, so adversarial training visibly prunes the weak ones
 (Theorem 3.1) in the dashboard and in tests.
 """
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from advex.data.feat_trans import graded_distribution
 from advex.data.tabular import TabularDataset
-from advex.theory.distributions import FeatTransDistribution, graded_strengths, singleton_groups
 
 
 @dataclass
@@ -43,10 +43,7 @@ def make_synthetic(
         raise ValueError("n_samples must be at least 10")
     if not 0.0 < test_size < 1.0:
         raise ValueError(f"test_size must lie in (0, 1), got {test_size}")
-    strengths = graded_strengths(n_strong, n_weak, strong=strong, weak=weak, alternate_signs=True)
-    distribution = FeatTransDistribution(
-        strengths=strengths, groups=singleton_groups(strengths.size), family=family, noise=noise
-    )
+    distribution = graded_distribution(n_strong, n_weak, strong, weak, family, noise)
     X, y = distribution.sample(n_samples, np.random.default_rng(seed))
     labels = (y > 0).astype(np.int64)
     n_test = int(round(test_size * n_samples))
@@ -60,6 +57,6 @@ def make_synthetic(
         feature_names=names,
         feature_groups=list(names),
         label_names=("y = -1", "y = +1"),
-        credit="synthetic: x_i | y ~ FEAT-TRANS distribution with E[x_i | y] = a_i y (advex.theory.distributions)",
-        strengths=strengths,
+        credit="synthetic: x_i | y ~ FEAT-TRANS distribution with E[x_i | y] = a_i y (advex.data.feat_trans)",
+        strengths=distribution.strengths,
     )

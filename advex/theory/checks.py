@@ -1,12 +1,13 @@
-"""The registry of numerical checks of the theory, run by ``advex theory``.
+"""The registry of numerical checks of the theory, run by ``advex theory``; the checks of Theorem 3.1 and Sections 4-5.
 
 Every check returns a :class:`CheckResult`: the equation it tests, the largest violation or
 relative error it measured, and the tolerance. Monte Carlo checks compare in units of the
-standard error (z = |difference| / s.e.) with tolerance ``Z_TOL`` = 4, a two-sided false-alarm
-rate of 6e-5 per comparison (95% intervals are +-1.96 s.e.); seeds are fixed. Exact checks
-use floating-point tolerances. "control" checks run a deliberately broken case (a wrong bound,
-a distribution that breaks FEAT-TRANS or conditional independence, a non-convex loss) and
-pass when the violation IS detected - evidence that the checks can fail.
+standard error with tolerance ``Z_TOL`` = 4 on ``check_basics.MC_SAMPLES`` draws (see
+:mod:`advex.theory.check_basics`); seeds are fixed. Exact checks use floating-point tolerances.
+"control" checks run a deliberately broken case (a wrong bound, a distribution that breaks
+FEAT-TRANS or conditional independence, a non-convex loss) and pass when the violation IS
+detected - evidence that the checks can fail. The checks of Theorem E.1 (App. E) live in
+:mod:`advex.theory.multiclass_checks` and are registered here.
 
 The building blocks (:func:`case1_violation`, :func:`bound_violation`, :func:`limit_violation`)
 take an :class:`ExpectedUpdate`, so the tests reuse them on broken inputs.
@@ -15,61 +16,33 @@ take an :class:`ExpectedUpdate`, so the tests reuse them on broken inputs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from advex.losses import LOSSES, MarginLoss
-from advex.theory.distributions import (
+from advex.data.feat_trans import (
     FeatTransDistribution,
     ViolatingDistribution,
     contiguous_groups,
     graded_strengths,
     singleton_groups,
 )
+from advex.losses import LOSSES, MarginLoss
+from advex.theory import check_basics, multiclass_checks
+from advex.theory.check_basics import Z_TOL, CheckResult, z_scores
 from advex.theory.ig_identity import ACTIVATIONS, compare_ig, random_ig_problem
 from advex.theory.regimes import group_regime
 from advex.theory.sgd_update import ExpectedUpdate, exact_update, monte_carlo_update
 from advex.theory.stable_ig import check_stable_ig
 from advex.theory.trajectories import natural_vs_adversarial
 
-Z_TOL = 4.0
-MC_SAMPLES = 200_000
 BoundFn = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One row of ``advex theory``: a named check of an equation and its outcome."""
-
-    name: str
-    equation: str
-    measure: str
-    value: float
-    tolerance: float
-    passed: bool
-    detail: str = ""
-
-    def as_dict(self) -> dict:
-        """JSON-ready dict (floats stay floats; inf/nan become strings)."""
-        row = asdict(self)
-        for key in ("value", "tolerance"):
-            if not np.isfinite(row[key]):
-                row[key] = str(row[key])
-        return row
 
 
 def theorem_bound(g_prime_bar: float, a_sw: np.ndarray, eps: float) -> np.ndarray:
     """The right-hand side of eq. 12: g'bar (a_S^w - eps)."""
     return g_prime_bar * (np.asarray(a_sw) - eps)
-
-
-def z_scores(diff: np.ndarray, se: np.ndarray) -> np.ndarray:
-    """|diff| / se, with 0 where both vanish and inf where only se does."""
-    diff, se = np.abs(np.asarray(diff, dtype=float)), np.asarray(se, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(se > 0, diff / np.where(se > 0, se, 1.0), np.where(diff == 0, 0.0, np.inf))
 
 
 def _bound_gap(u: ExpectedUpdate, bound: BoundFn) -> tuple[np.ndarray, np.ndarray]:
@@ -148,7 +121,7 @@ def random_weights(dist, rng: np.random.Generator, zero_group: int | None = None
 def _update(dist, w, eps, loss, rng, method: str) -> ExpectedUpdate:
     if method == "exact":
         return exact_update(dist, w, eps, loss)
-    return monte_carlo_update(dist, w, eps, loss, MC_SAMPLES, rng)
+    return monte_carlo_update(dist, w, eps, loss, check_basics.MC_SAMPLES, rng)
 
 
 # ---- the checks --------------------------------------------------------------------------------
@@ -158,7 +131,7 @@ def check_mc_matches_exact(loss: MarginLoss, rng: np.random.Generator) -> CheckR
     """Monte Carlo and exact expected updates agree: Delta_i, g'bar and Delta_S^w (eqs. 6, 9, 10)."""
     dist = random_distribution("gaussian", rng)
     w, eps = random_weights(dist, rng, zero_group=0), float(rng.uniform(0.05, 0.8))
-    mc, ex = monte_carlo_update(dist, w, eps, loss, MC_SAMPLES, rng), exact_update(dist, w, eps, loss)
+    mc, ex = monte_carlo_update(dist, w, eps, loss, check_basics.MC_SAMPLES, rng), exact_update(dist, w, eps, loss)
     valid = ~np.isnan(ex.group_delta)
     z = np.concatenate([
         z_scores(mc.delta - ex.delta, mc.delta_se),
@@ -167,7 +140,7 @@ def check_mc_matches_exact(loss: MarginLoss, rng: np.random.Generator) -> CheckR
     ])
     return CheckResult(
         f"update MC = exact [{loss.name}]", "eq. 9-10, 6", "max |MC - exact| / s.e.", float(z.max()), Z_TOL,
-        bool(z.max() <= Z_TOL), f"gaussian d=12, eps={eps:.3f}, n={MC_SAMPLES}",
+        bool(z.max() <= Z_TOL), f"gaussian d=12, eps={eps:.3f}, n={check_basics.MC_SAMPLES}",
     )
 
 
@@ -300,7 +273,7 @@ def control_wrong_bound(rng: np.random.Generator) -> CheckResult:
     """A wrong bound must be flagged: eq. 12 with eps dropped fails the equality limit; g'(a - 2 eps) fails the bound."""
     dist = random_distribution("laplace", rng)
     w, S = random_weights(dist, rng), dist.groups[1]
-    u_small = monte_carlo_update(dist, with_scaled_group(w, S, 1e-3), 0.4, LOSSES["logistic"], MC_SAMPLES, rng)
+    u_small = monte_carlo_update(dist, with_scaled_group(w, S, 1e-3), 0.4, LOSSES["logistic"], check_basics.MC_SAMPLES, rng)
     z_no_eps = limit_violation(u_small, 1, bound=lambda gp, a, eps: gp * a)
     z_double, _ = bound_violation(u_small, bound=lambda gp, a, eps: gp * (a - 2 * eps))
     value = min(z_no_eps, z_double)
@@ -314,9 +287,9 @@ def control_broken_distribution(rng: np.random.Generator) -> CheckResult:
     w = np.array([0.0, 1.0, -1.5, 2.0])
     loss = LOSSES["logistic"]
     untranslated = ViolatingDistribution(base, offsets=0.8)
-    z_trans, _ = case1_violation(monte_carlo_update(untranslated, w, 0.2, loss, MC_SAMPLES, rng), base.groups[0])
+    z_trans, _ = case1_violation(monte_carlo_update(untranslated, w, 0.2, loss, check_basics.MC_SAMPLES, rng), base.groups[0])
     shared = ViolatingDistribution(base, cross_group_correlation=0.6)
-    z_indep, _ = case1_violation(monte_carlo_update(shared, w, 0.2, loss, MC_SAMPLES, rng), base.groups[0])
+    z_indep, _ = case1_violation(monte_carlo_update(shared, w, 0.2, loss, check_basics.MC_SAMPLES, rng), base.groups[0])
     value = min(z_trans, z_indep)
     return CheckResult("control: broken distributions are caught", "eq. 11 hypotheses", "min z of the violations",
                        value, Z_TOL, bool(value > Z_TOL), f"z(no FEAT-TRANS)={z_trans:.1f}, z(groups dependent)={z_indep:.1f}")
@@ -354,7 +327,8 @@ CHECKS: list[Check] = [
     Check("case1_exact", lambda rng: check_case1("exact", "gaussian", rng)),
     *[Check(f"case1_mc_{fam}", lambda rng, fam=fam: check_case1("mc", fam, rng)) for fam in ("uniform", "laplace", "bernoulli")],
     Check("case2_bound_exact", lambda rng: check_case2_bound("exact", "gaussian", rng, n_draws=20)),
-    *[Check(f"case2_bound_mc_{fam}", lambda rng, fam=fam: check_case2_bound("mc", fam, rng)) for fam in ("uniform", "laplace", "bernoulli")],
+    *[Check(f"case2_bound_mc_{fam}", lambda rng, fam=fam: check_case2_bound("mc", fam, rng))
+      for fam in ("uniform", "laplace", "bernoulli")],
     Check("case2_limit_exact", lambda rng: check_case2_limit("exact", "gaussian", rng)),
     Check("case2_limit_mc_laplace", lambda rng: check_case2_limit("mc", "laplace", rng)),
     *[Check(f"regime_{r}", lambda rng, r=r: check_regime(r, rng)) for r in REGIME_CASES],
@@ -364,6 +338,19 @@ CHECKS: list[Check] = [
     Check("control_wrong_bound", control_wrong_bound),
     Check("control_broken_distribution", control_broken_distribution),
     Check("control_nonconvex_loss", control_nonconvex_loss),
+    *[Check(f"e1_mc_exact_{name}", lambda rng, loss=loss: multiclass_checks.check_e1_mc_matches_exact(loss, rng))
+      for name, loss in LOSSES.items()],
+    Check("e1_part1_exact", lambda rng: multiclass_checks.check_e1_part1("exact", "gaussian", rng)),
+    *[Check(f"e1_part1_mc_{fam}", lambda rng, fam=fam: multiclass_checks.check_e1_part1("mc", fam, rng))
+      for fam in multiclass_checks.FAMILY_LOSS],
+    Check("e1_part2_exact", lambda rng: multiclass_checks.check_e1_part2("exact", "gaussian", rng, n_draws=20)),
+    *[Check(f"e1_part2_mc_{fam}", lambda rng, fam=fam: multiclass_checks.check_e1_part2("mc", fam, rng))
+      for fam in multiclass_checks.FAMILY_LOSS],
+    Check("e1_weak_weights", multiclass_checks.check_e1_weak_weights),
+    Check("e1_sgd_pruning", multiclass_checks.check_e1_pruning),
+    Check("control_e1_wrong_bound", multiclass_checks.control_e1_wrong_bound),
+    Check("control_e1_shared_feature", multiclass_checks.control_e1_shared_feature),
+    Check("control_e1_feat_exp", multiclass_checks.control_e1_feat_exp),
 ]
 
 

@@ -25,8 +25,8 @@ import numpy as np
 from scipy.special import ndtr
 
 from advex.attacks.closed_form import adversarial_loss_gradient, adversarial_margin
+from advex.data.feat_trans import FeatTransDistribution
 from advex.losses import HINGE, MarginLoss
-from advex.theory.distributions import FeatTransDistribution
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 

@@ -1,10 +1,12 @@
-"""SGD trajectories of a 1-layer model, natural (eps = 0) vs l_inf(eps)-adversarial (Section 3).
+"""SGD trajectories of 1-layer models, natural (eps = 0) vs l_inf(eps)-adversarial (Section 3, App. E).
 
-Minibatch SGD on the adversarial loss g(eps ||w||_1 - y <w, x>) (eq. 8) with the gradient of
+Binary: minibatch SGD on the adversarial loss g(eps ||w||_1 - y <w, x>) (eq. 8) with the gradient of
 eq. 9, recording the weights, the natural and robust accuracy, the Gini index of |w| and the
 mean Gini of the IG vectors (eq. I.67; IG by Lemma 4.1 relative to the baseline u = 0, the
 class midpoint under FEAT-TRANS). Theorem 3.1 predicts that adversarial training prunes the
-weak features (|a_i| < eps) that natural training keeps.
+weak features (|a_i| < eps) that natural training keeps. Multi-class: the k one-vs-all
+classifiers of App. E.1 trained on L_T at the joint attack delta* (eqs. E.52-E.54), the setting of
+Theorem E.1.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from scipy.special import expit
 
 from advex.attacks.closed_form import adversarial_loss_gradient
 from advex.attribution.closed_form import closed_form_ig
+from advex.data.feat_trans import MultiClassDistribution, one_vs_all_labels
 from advex.losses import MarginLoss
 from advex.metrics.gini import gini
+from advex.theory.multiclass import mean_update
 
 
 @dataclass(frozen=True)
@@ -127,3 +131,68 @@ def natural_vs_adversarial(dist, eps: float, loss: MarginLoss, seed: int = 0, **
     Keyword arguments go to :func:`seeded_run`; differences between the runs come from eps alone.
     """
     return seeded_run(dist, 0.0, loss, seed, **kwargs), seeded_run(dist, eps, loss, seed, **kwargs)
+
+
+@dataclass(frozen=True)
+class MultiClassTrajectory:
+    """What one one-vs-all SGD run recorded (App. E.1); row r of every array belongs to ``steps[r]``."""
+
+    eps: float
+    loss: str
+    steps: np.ndarray  # (R,)
+    weights: np.ndarray  # (R, k, d)
+    accuracy: np.ndarray  # (R,) share of argmax_i <w_i, x> = class on the evaluation set (ties count 1/k)
+    weight_gini: np.ndarray  # (R,) Gini of |W| over all k d weights (eq. I.67)
+
+    @property
+    def final_weights(self) -> np.ndarray:
+        """Mean of the recorded weights over the last quarter of the run (smooths SGD noise)."""
+        tail = max(1, len(self.steps) // 4)
+        return self.weights[-tail:].mean(axis=0)
+
+
+def _multiclass_accuracy(W: np.ndarray, X: np.ndarray, classes: np.ndarray) -> float:
+    scores = X @ W.T
+    top = scores == scores.max(axis=1, keepdims=True)
+    return float(np.mean(top[np.arange(len(classes)), classes] / top.sum(axis=1)))
+
+
+def seeded_multiclass_run(
+    dist: MultiClassDistribution,
+    eps: float,
+    loss: MarginLoss,
+    seed: int = 0,
+    n_train: int = 2000,
+    n_eval: int = 500,
+    n_steps: int = 400,
+    lr: float = 0.1,
+    batch_size: int = 32,
+    n_records: int = 41,
+) -> MultiClassTrajectory:
+    """Minibatch SGD of the k one-vs-all classifiers from W = 0 on L_T at the joint attack (eqs. E.52-E.54).
+
+    Runs with the same seed share the data and the minibatches, so natural (eps = 0) and adversarial
+    runs differ by eps alone.
+    """
+    if n_steps < 1 or lr <= 0 or batch_size < 1 or eps < 0:
+        raise ValueError("need n_steps >= 1, lr > 0, batch_size >= 1 and eps >= 0")
+    rng = np.random.default_rng(seed)
+    X, classes = dist.sample(n_train, rng)
+    X_eval, classes_eval = dist.sample(n_eval, rng)
+    Y = one_vs_all_labels(classes, dist.n_classes)
+    batches = np.random.default_rng(seed + 1)
+    W = np.zeros((dist.n_classes, dist.d))
+    record_at = set(np.unique(np.linspace(0, n_steps, n_records).round().astype(int)).tolist())
+    steps, weights, accuracy, w_gini = [], [], [], []
+    for step in range(n_steps + 1):
+        if step in record_at:
+            steps.append(step)
+            weights.append(W.copy())
+            accuracy.append(_multiclass_accuracy(W, X_eval, classes_eval))
+            w_gini.append(float(gini(W.ravel())) if np.any(W) else float("nan"))
+        if step == n_steps:
+            break
+        batch = batches.integers(0, n_train, size=batch_size)
+        W += lr * mean_update(W, X[batch], Y[batch], eps, loss)  # eq. E.54: Delta w_ij = -dL_T/dw_ij at x + delta*
+    return MultiClassTrajectory(float(eps), loss.name, np.array(steps), np.array(weights), np.array(accuracy),
+                                np.array(w_gini))

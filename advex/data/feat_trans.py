@@ -1,4 +1,4 @@
-"""Synthetic data distributions D for the theory of Sections 2-3.
+"""Synthetic data satisfying Assumption FEAT-TRANS (Section 2, eqs. 3-4) and its multi-class form (App. E.1).
 
 :class:`FeatTransDistribution` satisfies Assumption FEAT-TRANS by construction:
 ``E[x_i | y] = a_i y`` (eq. 3), hence ``E[y x_i] = a_i`` (eq. 4), the *directed
@@ -16,6 +16,9 @@ coupled through a Gaussian copula so every marginal is exact:
 :class:`ViolatingDistribution` deliberately breaks the hypotheses (untranslated
 features: E[x_i | y] = a_i y + b_i; or noise shared across groups, so groups are
 no longer conditionally independent) so tests can show that checks can fail.
+
+:class:`MultiClassDistribution` has k classes with one-vs-all labels y_i (App. E.1):
+feature j is a FEAT-TRANS feature of its owner's problem, x_j = a_j y_{o(j)} + noise_j.
 """
 
 from __future__ import annotations
@@ -101,17 +104,21 @@ def _latent(
 
 
 def _features(latent: np.ndarray, family: str, a: np.ndarray, scale: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """x = a y + noise, the noise's marginal set by ``family`` (quantile transform of the latent uniforms)."""
+    """x = a y + noise, the noise's marginal set by ``family`` (quantile transform of the latent uniforms).
+
+    ``y`` is one label per row (n,) or one per feature (n, d) (the owner's label in App. E.1).
+    """
+    y = y[:, None] if y.ndim == 1 else y
     if family == "gaussian":
-        return a * y[:, None] + scale * latent
+        return a * y + scale * latent
     if family == "uniform":
-        return a * y[:, None] + scale * np.sqrt(3.0) * (2.0 * latent - 1.0)
+        return a * y + scale * np.sqrt(3.0) * (2.0 * latent - 1.0)
     if family == "laplace":
         u = latent - 0.5
-        return a * y[:, None] - scale * np.sign(u) * np.log1p(-2.0 * np.abs(u)) / np.sqrt(2.0)
+        return a * y - scale * np.sign(u) * np.log1p(-2.0 * np.abs(u)) / np.sqrt(2.0)
     if family == "bernoulli":
         p_plus = 0.5 * (1.0 + a / scale)  # P(s_i = +1) so that E[s_i] = a_i / noise_i
-        return y[:, None] * scale * np.where(latent < p_plus, 1.0, -1.0)
+        return y * scale * np.where(latent < p_plus, 1.0, -1.0)
     raise ValueError(f"unknown family {family!r}; choose one of {FAMILIES}")
 
 
@@ -185,6 +192,21 @@ class FeatTransDistribution:
         return corr * np.outer(s, s)
 
 
+def graded_distribution(
+    n_strong: int, n_weak: int, strong: float, weak: float, family: str = "gaussian", noise: float = 1.0
+) -> FeatTransDistribution:
+    """"A few strong, many weak" features of alternating sign (eq. 4), each feature its own group S.
+
+    For the bernoulli family the value magnitude is raised to max |a_i| where needed (|a_i| <= noise_i).
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; choose one of {FAMILIES}")
+    strengths = graded_strengths(n_strong, n_weak, strong=strong, weak=weak, alternate_signs=True)
+    if family == "bernoulli":
+        noise = max(noise, float(np.max(np.abs(strengths))))
+    return FeatTransDistribution(strengths, singleton_groups(strengths.size), family, noise)
+
+
 @dataclass(frozen=True, eq=False)
 class ViolatingDistribution:
     """A distribution that breaks the hypotheses of Theorem 3.1, for tests that checks can fail.
@@ -228,3 +250,105 @@ class ViolatingDistribution:
         latent = _latent(n, b.groups, b.d, b.family, b.within_group_correlation, self.cross_group_correlation, rng)
         x = _features(latent, b.family, b.strengths, b.scale, y)
         return x + np.broadcast_to(np.asarray(self.offsets, dtype=np.float64), (b.d,)), y
+
+
+# ---- the multi-class setting of Appendix E.1 ---------------------------------------------------
+
+
+def one_vs_all_labels(classes: np.ndarray, k: int) -> np.ndarray:
+    """Labels y (n, k) of the k one-vs-all classifiers: y_i = +1 iff the class is i, else -1 (App. E.1)."""
+    classes = np.asarray(classes)
+    return np.where(classes[:, None] == np.arange(k)[None, :], 1.0, -1.0)
+
+
+@dataclass(frozen=True, eq=False)
+class MultiClassDistribution:
+    """k classes; feature j is a FEAT-TRANS feature of the one-vs-all problem of its owner o(j) (App. E.1).
+
+    x_j = a_j y_{o(j)} + noise_j, the noise independent across features and of the class (one of
+    ``FAMILIES``; ``noise`` as in :class:`FeatTransDistribution`). For the pair (o(j), j), and for
+    every pair when a_j = 0, Assumptions FEAT-EXP (E[x_j | y_i] = a_ij y_i) and FEAT-INDEP (x_j
+    independent of the other features given y_i) hold. For k >= 3 they cannot hold for all pairs
+    unless a = 0: see :meth:`feat_exp_holds`.
+    """
+
+    n_classes: int
+    owners: np.ndarray
+    strengths: np.ndarray
+    family: str = "gaussian"
+    noise: float | np.ndarray = 1.0
+    class_probs: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        k = int(self.n_classes)
+        if k < 2:
+            raise ValueError(f"n_classes must be at least 2, got {self.n_classes}")
+        a = np.asarray(self.strengths, dtype=np.float64).ravel()
+        owners = np.asarray(self.owners, dtype=int).ravel()
+        if owners.size != a.size or a.size == 0:
+            raise ValueError(f"owners ({owners.size}) and strengths ({a.size}) need one entry per feature (d >= 1)")
+        if np.any((owners < 0) | (owners >= k)):
+            raise ValueError(f"owners must be class indices in 0..{k - 1}")
+        probs = np.full(k, 1.0 / k) if self.class_probs is None else np.asarray(self.class_probs, dtype=np.float64).ravel()
+        if probs.size != k or np.any(probs <= 0) or not np.isclose(probs.sum(), 1.0):
+            raise ValueError(f"class_probs must be {k} positive numbers summing to 1")
+        if self.family not in FAMILIES:
+            raise ValueError(f"unknown family {self.family!r}; choose one of {FAMILIES}")
+        scale = np.broadcast_to(np.asarray(self.noise, dtype=np.float64), a.shape)
+        if np.any(scale <= 0) or not np.all(np.isfinite(scale)):
+            raise ValueError("noise must be positive and finite for every feature")
+        if self.family == "bernoulli" and np.any(np.abs(a) > scale):
+            raise ValueError("the bernoulli family needs |a_j| <= noise_j")
+        for name, value in (("n_classes", k), ("owners", owners), ("strengths", a), ("class_probs", probs / probs.sum())):
+            object.__setattr__(self, name, value)
+
+    @property
+    def d(self) -> int:
+        """Number of features."""
+        return self.strengths.size
+
+    @property
+    def scale(self) -> np.ndarray:
+        """Per-feature noise scale, shape (d,)."""
+        return np.broadcast_to(np.asarray(self.noise, dtype=np.float64), self.strengths.shape).copy()
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Draw n points: X float64 (n, d) and the classes (n,) in 0..k-1."""
+        classes = np.minimum(np.searchsorted(np.cumsum(self.class_probs), rng.random(n), side="right"), self.n_classes - 1)
+        latent = _latent(n, singleton_groups(self.d), self.d, self.family, 0.0, 0.0, rng)
+        y_owner = one_vs_all_labels(classes, self.n_classes)[:, self.owners]
+        return _features(latent, self.family, self.strengths, self.scale, y_owner), classes
+
+    def directed_strengths(self) -> np.ndarray:
+        """a_ij = E[y_i x_j] (eq. 4 for classifier i), shape (k, d): a_j E[y_i y_{o(j)}], a_j for the owner.
+
+        E[y_i y_o] = 1 - 2 (pi_i + pi_o) for i != o (the labels differ exactly on classes i and o).
+        """
+        pi = self.class_probs
+        same = 1.0 - 2.0 * (pi[:, None] + pi[None, :])
+        np.fill_diagonal(same, 1.0)
+        return same[:, self.owners] * self.strengths[None, :]
+
+    def feat_exp_holds(self) -> np.ndarray:
+        """(k, d) mask of the pairs (i, j) for which FEAT-EXP and FEAT-INDEP hold: i = o(j) or a_j = 0.
+
+        For i != o(j), E[x_j | y_i = -1] mixes the classes and is not -E[x_j | y_i = +1] unless
+        pi_i + pi_o = 1, impossible for k >= 3 (App. E.1's assumptions hold for all pairs only if a = 0).
+        """
+        return (np.arange(self.n_classes)[:, None] == self.owners[None, :]) | (self.strengths[None, :] == 0)
+
+
+def graded_multiclass_distribution(
+    n_classes: int, n_strong: int, n_weak: int, strong: float, weak: float, family: str = "gaussian", noise: float = 1.0
+) -> MultiClassDistribution:
+    """"A few strong, many weak" features for k classes (App. E.1): n_strong then n_weak features per class.
+
+    Features are laid out strong first (owners 0, 1, ..., k-1, 0, ...), then weak; strengths alternate in sign as
+    in :func:`graded_strengths`. The bernoulli family raises the value magnitude to max |a_j| where needed.
+    """
+    if n_classes < 2 or n_strong < 0 or n_weak < 0:
+        raise ValueError("graded_multiclass_distribution needs n_classes >= 2 and n_strong, n_weak >= 0")
+    strengths = graded_strengths(n_classes * n_strong, n_classes * n_weak, strong=strong, weak=weak, alternate_signs=True)
+    if family == "bernoulli":
+        noise = max(noise, float(np.max(np.abs(strengths))))
+    return MultiClassDistribution(n_classes, np.arange(strengths.size) % n_classes, strengths, family, noise)

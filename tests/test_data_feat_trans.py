@@ -3,15 +3,16 @@
 import numpy as np
 import pytest
 
-from advex.theory.checks import Z_TOL, z_scores
-from advex.theory.distributions import (
+from advex.data.feat_trans import (
     FAMILIES,
     FeatTransDistribution,
     ViolatingDistribution,
     contiguous_groups,
+    graded_distribution,
     graded_strengths,
     singleton_groups,
 )
+from advex.theory.checks import Z_TOL, z_scores
 
 N = 200_000
 
@@ -101,3 +102,13 @@ def test_bad_parameters_are_rejected_with_a_reason(kwargs, message):
     args = dict(strengths=np.array([0.5, 0.2]), groups=singleton_groups(2), family="gaussian", noise=1.0)
     with pytest.raises(ValueError, match=message):
         FeatTransDistribution(**{**args, **kwargs})
+
+
+def test_graded_distribution_preset():
+    """The synthetic data set's preset: alternating strengths (eq. 4), one group per feature, binary values fit |a_i|."""
+    dist = graded_distribution(2, 3, strong=1.5, weak=0.1, family="bernoulli")
+    assert np.allclose(dist.strengths, [1.5, -1.5, 0.1, -0.1, 0.1]) and len(dist.groups) == 5
+    assert np.all(dist.scale == 1.5)  # bernoulli needs |a_i| <= noise_i: raised from 1.0
+    assert np.all(graded_distribution(2, 3, 1.5, 0.1, "laplace").scale == 1.0)
+    with pytest.raises(ValueError, match="family"):
+        graded_distribution(1, 1, 1.0, 0.1, "cauchy")
