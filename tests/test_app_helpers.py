@@ -13,7 +13,7 @@ from PIL import Image
 
 from advex.dashboard import downloads, url_state
 from advex.dashboard.cache import SharedLRU
-from advex.dashboard.saliency import image_from_upload, misclassified, next_of_class, top_mass_mask
+from advex.dashboard.saliency import misclassified, next_of_class, top_mass_mask
 from advex.errors import AdvexError
 
 
@@ -92,54 +92,6 @@ def test_picking_helpers():
     with pytest.raises(AdvexError):
         next_of_class(y, 9, after=0)
     assert misclassified({"n": np.array([3, 1, 0, 2, 3]), "a": np.array([3, 0, 3, 2, 3])}, y).tolist() == [1, 2]
-
-
-# --- uploads -------------------------------------------------------------------------------------------------
-
-def test_upload_of_a_dark_digit_on_white_paper_becomes_mnist_like():
-    picture = np.full((56, 40), 255, dtype=np.uint8)
-    picture[10:46, 18:22] = 0  # a dark vertical stroke
-    image, inverted = image_from_upload(png_bytes(picture), channels=1, size=28)
-    assert image.shape == (1, 28, 28) and image.dtype == np.float32
-    assert inverted  # mostly light, so turned into white on black
-    assert image.min() >= 0 and image.max() <= 1
-    assert image[0, :, 13:15].mean() > 0.5 > image[0, :, :5].mean()  # the stroke is bright, the border dark
-
-
-def test_rgb_jpeg_upload_for_a_colour_model_keeps_three_channels():
-    picture = np.zeros((32, 32, 3), dtype=np.uint8)
-    picture[..., 0] = 200
-    image, inverted = image_from_upload(png_bytes(picture, "RGB", "JPEG"), channels=3, size=32)
-    assert image.shape == (3, 32, 32) and not inverted
-    assert image[0].mean() == pytest.approx(200 / 255, abs=0.03) and image[2].mean() < 0.05
-
-
-@pytest.mark.parametrize(
-    "raw, message",
-    [
-        (b"", "empty"),
-        (b"this is not an image at all", "not an image"),
-        (png_bytes(np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8))[:2000], "could not be decoded"),
-    ],
-)
-def test_bad_uploads_are_clear_errors(raw, message):
-    with pytest.raises(AdvexError, match=message):
-        image_from_upload(raw, channels=1, size=28)
-
-
-def test_huge_images_are_refused_before_decoding(monkeypatch):
-    from advex.dashboard import saliency
-
-    monkeypatch.setattr(saliency, "MAX_UPLOAD_PIXELS", 100 * 100)
-    with pytest.raises(AdvexError, match="megapixels"):
-        image_from_upload(png_bytes(np.zeros((200, 200), dtype=np.uint8)), channels=1, size=28)
-
-
-def test_gif_upload_is_refused():
-    buffer = io.BytesIO()
-    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(buffer, format="GIF")
-    with pytest.raises(AdvexError, match="PNG or JPEG"):
-        image_from_upload(buffer.getvalue(), channels=1, size=28)
 
 
 # --- URL state ---------------------------------------------------------------------------------------------
@@ -256,7 +208,8 @@ def test_deepshap_leaves_the_shared_model_untouched():
     keys = set(model.state_dict())
     x = np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32)
     before = explain(model, x, np.array([1, 2]), "IG")
-    shap_maps = explain(model, x, np.array([1, 2]), "SHAP", background=torch.rand(8, 1, 28, 28))
+    X_train = np.random.default_rng(1).random((8, 1, 28, 28), dtype=np.float32)
+    shap_maps = explain(model, x, np.array([1, 2]), "SHAP", reference="train-sample", X_train=X_train)
     assert set(model.state_dict()) == keys
     assert not any(hasattr(m, "x") or hasattr(m, "y") for m in model.modules())
     assert all(m._forward_hooks == {} and m._backward_hooks == {} for m in model.modules())

@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import pickle
+import stat
 import tarfile
 from pathlib import Path
 
@@ -229,3 +230,15 @@ def test_cifar_archive_with_malicious_batch_is_rejected(tmp_path, monkeypatch):
     with pytest.raises(DataFormatError, match="refusing"):
         fetch("cifar10", dest=tmp_path / "data", progress=False)
     assert _leftovers(tmp_path / "data") == []
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_downloaded_files_get_the_umask_permissions(tmp_path, remote_mnist, mask, mode):
+    """Downloads are written to a temporary file and renamed; unlike tempfile.mkstemp's 0600 they follow the umask."""
+    previous = os.umask(mask)
+    try:
+        folder = fetch("mnist", dest=tmp_path / "data", progress=False)
+    finally:
+        os.umask(previous)
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in folder.iterdir()}
+    assert len(modes) == 4 and set(modes.values()) == {mode}, modes

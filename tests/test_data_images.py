@@ -221,3 +221,143 @@ def test_reads_python2_protocol2_batches(tmp_path):
     X_train, y_train, _, _ = read_cifar_batches(folder)
     np.testing.assert_array_equal(X_train[6:8], data.reshape(2, 3, 32, 32))
     assert y_train[6:8].tolist() == [4, 9] and X_train.shape[0] == 14
+
+
+# ---------------------------------------------------------------- hostile IDX files: refused from their size, before allocating
+
+
+def test_idx_header_claiming_a_billion_images_is_refused_without_allocating(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "claims-idx3-ubyte"
+    path.write_bytes(bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 10**9, 28, 28) + bytes(784))
+    tracemalloc.start()
+    with pytest.raises(DataFormatError, match=r"\(1000000000, 28, 28\)"):
+        read_idx(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2**20
+
+
+def test_idx_dimensions_whose_product_overflows_int64_are_refused(tmp_path):
+    """255 dimensions of 2^32 - 1: the exact product (not a wrapped int64) is compared with the file size."""
+    path = tmp_path / "overflow"
+    path.write_bytes(bytes([0, 0, 0x08, 255]) + struct.pack(">255I", *([2**32 - 1] * 255)))
+    with pytest.raises(DataFormatError, match="IDX header says shape"):
+        read_idx(path)
+
+
+def test_gzip_bomb_is_refused_after_the_limit(tmp_path, monkeypatch):
+    from advex.data import images
+
+    monkeypatch.setattr(images, "MAX_IDX_BYTES", 2**20)
+    path = tmp_path / "bomb-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_bytes(np.zeros(8 * 2**20, dtype=np.uint8))))
+    with pytest.raises(DataFormatError, match="decompresses to more than 1 MiB"):
+        read_idx(path)
+
+
+def test_oversized_or_special_idx_files_are_refused_unread(tmp_path, monkeypatch):
+    from advex.data import images
+
+    monkeypatch.setattr(images, "MAX_IDX_BYTES", 1000)
+    path = write_idx(tmp_path / "big-idx1-ubyte", np.zeros(2000, dtype=np.uint8), compress=False)
+    with pytest.raises(DataFormatError, match="larger than 0 MiB"):
+        read_idx(path)
+    os.mkfifo(tmp_path / "pipe-idx1-ubyte")
+    with pytest.raises(DataFormatError, match="not a regular file"):
+        images.read_idx_bytes(tmp_path / "pipe-idx1-ubyte")
+
+
+# ---------------------------------------------------------------- hostile CIFAR-10 pickles: refused, never run, memory bounded
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (b"\x80\x02c__builtin__\nbytes\nJ\x00\xca\x9a;\x85R.", "bytes"),  # bytes(10**9): would allocate 1 GB
+        (b"\x80\x02cnumpy\nndarray\nJ\x00\xca\x9a;\x85U\x01O\x86R.", "ndarray"),  # ndarray((10**9,), "O")
+        (b"\x80\x02cnumpy\ndtype\nU\x02O8\x85R.", "numpy.dtype"),  # an object dtype
+        (b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nJ\x00\xca\x9a;\x85U\x01b\x87R.", "_reconstruct"),
+        (b"\x80\x02c_codecs\nencode\nU\x01xU\x0azlib_codec\x86R.", "codec"),
+        (b"\x80\x02cbuiltins\neval\nU\x04None\x85R.", "builtins.eval"),
+        (b"\x80\x02cposix\nsystem\nU\x04true\x85R.", "posix.system"),
+        (b"\x80\x02cnumpy\ndtype\nU\x02V8K\x00K\x01\x87R(K\x03U\x01|NNNJ\x08\x00\x00\x00K\x01K\x19tb.", "numpy.dtype"),
+    ],
+    ids=["bytes-int", "ndarray-call", "object-dtype", "huge-reconstruct", "zlib-codec", "eval", "system", "void-flags"],
+)
+def test_hostile_pickles_are_refused_before_anything_runs(tmp_path, payload, message):
+    folder = write_fake_cifar(tmp_path)
+    (folder / "test_batch").write_bytes(payload)
+    with pytest.raises(DataFormatError, match="refusing to load this pickle") as info:
+        read_cifar_batches(folder)
+    assert message in str(info.value) and "test_batch" in str(info.value)
+
+
+def test_numpy_dtype_state_with_object_fields_is_refused(tmp_path):
+    """numpy's own dtype __setstate__ accepts object fields and flags from the file; advex never calls it."""
+    folder = write_fake_cifar(tmp_path)
+    structured = pickle.dumps({b"data": np.dtype([("a", "u1")])}, protocol=2)  # dtype("V1") with fields in its state
+    (folder / "test_batch").write_bytes(structured.replace(b"V1", b"u1"))
+    with pytest.raises(DataFormatError, match="numpy.dtype state"):
+        read_cifar_batches(folder)
+
+
+@pytest.mark.parametrize("protocol", range(6))
+def test_batches_pickled_at_every_protocol_still_load(tmp_path, protocol):
+    folder = write_fake_cifar(tmp_path)
+    batch = cifar_batch(3, 0)
+    batch[b"extra_array"] = np.arange(6, dtype="<i8").reshape(2, 3)
+    (folder / "test_batch").write_bytes(pickle.dumps(batch, protocol=protocol))
+    _, _, X_test, y_test = read_cifar_batches(folder)
+    assert X_test.shape == (3, 3, 32, 32) and y_test.tolist() == [0, 1, 2] and X_test.flags.writeable
+    assert X_test[:, 0, 0, 0].tolist() == [0, 1, 2]
+
+
+def test_oversized_pickle_is_refused_unread(tmp_path, monkeypatch):
+    from advex.data import images
+
+    folder = write_fake_cifar(tmp_path)
+    monkeypatch.setattr(images, "MAX_PICKLE_BYTES", 100)
+    with pytest.raises(DataFormatError, match="larger than 0 MiB"):
+        read_cifar_batches(folder)
+
+
+# ---------------------------------------------------------------- where CIFAR-10 is found
+
+
+def test_cifar_batches_directly_in_the_data_directory_are_found(tmp_path, monkeypatch):
+    """``$ADVEX_DATA_DIR/cifar-10-batches-py``, the layout the official archive extracts to."""
+    write_fake_cifar(tmp_path / "data")
+    (tmp_path / "data" / "cifar10" / "cifar-10-batches-py").rename(tmp_path / "data" / "cifar-10-batches-py")
+    (tmp_path / "data" / "cifar10").rmdir()
+    monkeypatch.setenv("ADVEX_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    data = load_image_dataset("cifar10", split="test")
+    assert data.X_test.shape == (4, 3, 32, 32) and data.class_names[0] == "airplane"
+    from advex.data.paths import locate
+
+    assert locate("cifar10")["meta"] == tmp_path / "data" / "cifar-10-batches-py" / "batches.meta"
+
+
+def test_cifar_folder_layout_is_preferred_and_other_data_sets_are_not_looked_up_at_the_root(tmp_path, monkeypatch):
+    from advex.data.paths import locate
+
+    write_fake_cifar(tmp_path / "data")
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ADVEX_DATA_DIR", str(tmp_path / "no-data"))
+    assert locate("cifar10", tmp_path / "data")["meta"].parent == tmp_path / "data" / "cifar10" / "cifar-10-batches-py"
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        write_idx(tmp_path / "flat" / name, np.zeros((1, 28, 28) if "images" in name else 1, dtype=np.uint8), True)
+    with pytest.raises(DataMissingError) as info:
+        locate("mnist", tmp_path / "flat")
+    assert str(tmp_path / "flat" / "mnist") in str(info.value)
+
+
+def test_missing_cifar_lists_both_places(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVEX_DATA_DIR", str(tmp_path / "env"))
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(DataMissingError) as info:
+        load_image_dataset("cifar10")
+    message = str(info.value)
+    assert f"{tmp_path / 'env' / 'cifar10'};" in message and f"{tmp_path / 'env'};" in message

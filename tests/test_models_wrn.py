@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 import torch
 from torch import nn
 
-from advex.errors import AdvexError
-from advex.models.io import load_model, save_model
+from advex.errors import AdvexError, ModelFileError
+from advex.models import io as model_io
+from advex.models.io import load_model, save_model, stem_path
 from advex.models.wrn import WideResNet
 
 
@@ -68,3 +72,21 @@ def test_save_and_load_round_trip(tmp_path):
 def test_bad_shapes_raise(kwargs):
     with pytest.raises(AdvexError):
         WideResNet(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [({"depth": 12}, "6n+4"), ({"depth": 106}, "architecture.depth"), ({"widen_factor": 0}, "architecture.widen_factor"),
+     ({"depth": 16}, "tensors missing")],
+    ids=["depth-not-6n+4", "depth-too-large", "widen-0", "depth-of-other-weights"],
+)
+def test_wrn_card_is_checked_against_its_weights_before_building(tmp_path, monkeypatch, change, field):
+    save_model(WideResNet(depth=10, widen_factor=1), tmp_path / "wrn", {"dataset": "cifar10"})
+    card_path = stem_path(tmp_path / "wrn", ".json")
+    card = json.loads(card_path.read_text())
+    card["architecture"].update(change)
+    card_path.write_text(json.dumps(card))
+    monkeypatch.setattr(model_io, "build_model", lambda *_: pytest.fail("the model must not be built"))
+    with pytest.raises(ModelFileError, match=re.escape(field)) as info:
+        load_model(tmp_path / "wrn")
+    assert "wrn." in str(info.value)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from advex.data.images import cifar_class_names, decompress_if_gzip, parse_idx, read_cifar_batch
-from advex.data.paths import DATA_ENV, cache_dir, locate
+from advex.data.images import cifar_class_names, parse_idx, read_cifar_batch, read_idx_bytes
+from advex.data.paths import DATA_ENV, cache_dir, create_temp_file, locate
 from advex.data.registry import CIFAR_BATCH_FOLDER, DatasetSpec, get_spec
 from advex.data.tabular import parse_mushroom, parse_spambase
 from advex.errors import DataFormatError, DataMissingError
@@ -47,7 +47,7 @@ def rows_digest(data: bytes) -> str:
 
 
 def _check_idx(spec: DatasetSpec, logical: str, path: Path) -> str:
-    data = decompress_if_gzip(path.read_bytes(), path)
+    data = read_idx_bytes(path)  # size-bounded read and decompression
     digest = hashlib.sha256(data).hexdigest()
     known = spec.sha256.get(logical, ())
     if known and digest not in known:
@@ -107,7 +107,7 @@ def _manual_hint(url: str, target: Path) -> str:
 
 
 def _download(url: str, target: Path, progress: bool, final: Path) -> None:
-    """Stream ``url`` into ``target`` with a progress bar; DataMissingError (URL, file, manual fix) on failure."""
+    """Stream ``url`` into ``target`` with a progress bar, then fsync it; DataMissingError (URL, file, manual fix) on failure."""
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as out:
             total = response.headers.get("Content-Length")
@@ -118,15 +118,18 @@ def _download(url: str, target: Path, progress: bool, final: Path) -> None:
                 for block in iter(lambda: response.read(1 << 16), b""):
                     out.write(block)
                     bar.update(len(block))
+            out.flush()
+            os.fsync(out.fileno())
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
         reason = getattr(err, "reason", None) or err
         raise DataMissingError(f"could not download {url} ({reason}); {_manual_hint(url, final)}") from None
 
 
 def _temp_path(folder: Path, final: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{final.name}.", suffix=".part")
+    """A new empty file beside ``final`` (with the umask's permissions, unlike ``tempfile.mkstemp``'s 0600)."""
+    fd, tmp = create_temp_file(folder, final.name, suffix=".part")
     os.close(fd)
-    return Path(tmp)
+    return tmp
 
 
 def _present(spec: DatasetSpec, folder: Path) -> bool:

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import functools
 import gzip
+import io
+import math
 import os
 import pickle
+import pickletools
+import re
+import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from advex.data.paths import locate
+from advex.data.paths import locate, open_regular_file
 from advex.data.registry import get_spec
 from advex.errors import AdvexError, DataFormatError
 
@@ -25,6 +30,8 @@ from advex.errors import AdvexError, DataFormatError
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 VALIDATION_FRACTION = {"mnist": 1 / 6, "fashion-mnist": 1 / 6, "cifar10": 0.1}
 SPLITS = ("train", "val", "test")
+MAX_IDX_BYTES = 256 * 2**20  # uncompressed; the largest IDX file of the paper's data (MNIST training images) is 47 MB
+MAX_PICKLE_BYTES = 48 * 2**20  # a CIFAR-10 batch file is 31 MB
 
 
 @dataclass
@@ -43,21 +50,51 @@ class ImageDataset:
 
 
 def decompress_if_gzip(raw: bytes, path: Path) -> bytes:
-    """``raw`` gunzipped when it starts with the gzip magic, else unchanged; DataFormatError on a broken archive."""
+    """``raw`` gunzipped when it starts with the gzip magic, else unchanged; DataFormatError on a broken archive.
+
+    Decompression stops after ``MAX_IDX_BYTES``: a gzip bomb is refused instead of filling memory.
+    """
     if raw[:2] != b"\x1f\x8b":
         return raw
+    parts, total = [], 0
     try:
-        return gzip.decompress(raw)
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as archive:
+            while total <= MAX_IDX_BYTES and (part := archive.read(1 << 20)):
+                parts.append(part)
+                total += len(part)
     except (OSError, EOFError, zlib.error) as err:
         raise DataFormatError(
             f"{path}: corrupt or truncated gzip archive ({err}); download it again with `advex data fetch`"
         ) from None
+    if total > MAX_IDX_BYTES:
+        raise DataFormatError(
+            f"{path}: decompresses to more than {MAX_IDX_BYTES // 2**20} MiB, far more than an IDX file of the paper's data "
+            "sets holds; replace it with the original file (`advex data fetch`)"
+        )
+    return b"".join(parts)
+
+
+def read_idx_bytes(path: str | os.PathLike) -> bytes:
+    """The uncompressed content of the IDX file ``path`` (gzip or raw); files over ``MAX_IDX_BYTES`` are refused unread."""
+    path = Path(path)
+    try:
+        with open_regular_file(path) as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_IDX_BYTES:
+                raise DataFormatError(
+                    f"{path}: larger than {MAX_IDX_BYTES // 2**20} MiB, far more than an IDX file of the paper's data "
+                    "sets (under 50 MB); replace it with the original file (`advex data fetch`)"
+                )
+            raw = handle.read()
+    except OSError as err:
+        raise DataFormatError(f"{path}: cannot read the file ({err.strerror})") from None
+    return decompress_if_gzip(raw, path)
 
 
 def parse_idx(data: bytes, path: Path) -> np.ndarray:
     """Decode uncompressed IDX bytes: magic 0x0000, dtype code, ndim, big-endian uint32 dims, then the data.
 
-    The header must match the data size exactly; ``path`` only names the file in errors.
+    The header must match the data size exactly (checked in exact integers before anything is
+    allocated, so a header claiming 10^9 images in a small file is refused); ``path`` only names the file in errors.
     """
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in IDX_DTYPES:
         raise DataFormatError(
@@ -69,8 +106,8 @@ def parse_idx(data: bytes, path: Path) -> np.ndarray:
     header = 4 + 4 * ndim
     if len(data) < header:
         raise DataFormatError(f"{path}: truncated IDX header ({len(data)} bytes, need {header})")
-    dims = tuple(int(v) for v in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    dims = struct.unpack(f">{ndim}I", data[4:header])
+    expected = header + math.prod(dims) * dtype.itemsize
     if len(data) != expected:
         raise DataFormatError(
             f"{path}: IDX header says shape {dims} ({expected} bytes) but the file has {len(data)} bytes; "
@@ -87,66 +124,188 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """
     path = Path(path)
     try:
-        stat = path.stat()
+        info = path.stat()
     except OSError as err:
         raise DataFormatError(f"{path}: cannot read the file ({err.strerror})") from None
-    return _read_idx_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    return _read_idx_cached(str(path.resolve()), info.st_mtime_ns, info.st_size)
 
 
 @functools.lru_cache(maxsize=8)
 def _read_idx_cached(path_str: str, _mtime_ns: int, _size: int) -> np.ndarray:
     path = Path(path_str)
-    array = parse_idx(decompress_if_gzip(path.read_bytes(), path), path)
+    array = parse_idx(read_idx_bytes(path), path)
     array.flags.writeable = False
     return array
 
 
+# ---------------------------------------------------------------- CIFAR-10 pickles, without numpy's unpickling code
+#
+# A CIFAR-10 batch is a pickled dict of bytes, lists of ints and numpy arrays. The unpickler below
+# resolves only the globals such pickles use, and none of them reaches code that could run
+# something or allocate more than the file holds: numpy arrays and dtypes are rebuilt here from
+# validated pieces (a plain numeric dtype, a shape, and exactly the bytes that shape needs) with
+# np.frombuffer, never by numpy's own __setstate__ (which accepts object fields and flags from the file).
+
+
 class _RefusedGlobal(pickle.UnpicklingError):
-    """A pickle referenced a global outside the allow-list."""
+    """A pickle referenced a global, or passed arguments, outside what a CIFAR-10 batch uses."""
+
+
+class _PickledDtype:
+    """A numpy dtype as pickled (``numpy.dtype(spec, align, copy)``, then its byte order as state)."""
+
+    def __init__(self, spec: object, _align: object = False, _copy: object = True) -> None:
+        spec = _text(spec)  # Python 2 pickles (the real files) give str as bytes
+        if spec is None or not re.fullmatch(r"[uifb][1248]", spec):
+            raise _RefusedGlobal(f"numpy.dtype({_shorten(spec)}) (only plain numeric dtypes are accepted)")
+        self.spec, self.byteorder = spec, "|"
+
+    def __setstate__(self, state: object) -> None:
+        if (not isinstance(state, tuple) or len(state) < 5 or _text(state[1]) not in ("<", ">", "|", "=")
+                or state[2:5] != (None,) * 3):
+            raise _RefusedGlobal(f"numpy.dtype state {_shorten(state)} (only plain numeric dtypes are accepted)")
+        self.byteorder = _text(state[1])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.byteorder + self.spec)
+
+
+def _text(value: object) -> str | None:
+    """``value`` as str if it is a str, or bytes (a Python 2 str read with encoding="bytes"); else None."""
+    if isinstance(value, bytes):
+        return value.decode("latin1")
+    return value if isinstance(value, str) else None
+
+
+def _shorten(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _NdarrayName:
+    """Stands for numpy.ndarray, which a pickle may name only as _reconstruct's first argument, never call."""
+
+    def __call__(self, *args: object) -> None:
+        raise _RefusedGlobal("numpy.ndarray(...) called directly (only plain arrays are accepted)")
+
+
+_NDARRAY = _NdarrayName()
+
+
+class _PickledArray:
+    """A numpy array as pickled: ``_reconstruct(ndarray, (0,), b"b")``, then (version, shape, dtype, fortran, bytes)."""
+
+    array: np.ndarray | None = None
+
+    def __init__(self, cls: object, shape: object, _typecode: object) -> None:
+        if cls is not _NDARRAY or shape != (0,):
+            raise _RefusedGlobal(f"numpy _reconstruct({_shorten(cls)}, {_shorten(shape)}) (only plain arrays are accepted)")
+
+    def __setstate__(self, state: object) -> None:
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise _RefusedGlobal("an array state that is not (version, shape, dtype, fortran, data)")
+        shape, dtype, fortran, data = state[-4:]
+        self.array = _array_from_bytes(data, dtype, shape, "F" if fortran else "C")
+
+
+def _array_from_bytes(data: object, dtype: object, shape: object, order: object) -> np.ndarray:
+    """A writable array of ``shape`` from exactly the bytes it needs (anything else is refused)."""
+    if not isinstance(dtype, _PickledDtype) or not isinstance(data, (bytes, bytearray)) or order not in ("C", "F"):
+        raise _RefusedGlobal("an array that is not plain bytes of a numeric dtype")
+    if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
+        raise _RefusedGlobal(f"an array shape {_shorten(shape)}")
+    if math.prod(shape) * int(dtype.spec[1]) != len(data):
+        raise _RefusedGlobal(f"an array of shape {shape} with {len(data)} bytes of data")
+    return np.frombuffer(data, dtype=dtype.dtype).reshape(shape, order=order).copy()
+
+
+def _bytes(*args: object) -> bytes:
+    """``bytes()`` or ``bytes(b)``, as Python 3 pickles empty bytes; ``bytes(10**9)`` would allocate: refused."""
+    if len(args) > 1 or (args and not isinstance(args[0], (bytes, bytearray))):
+        raise _RefusedGlobal("bytes() with arguments other than bytes")
+    return bytes(*args)
+
+
+def _latin1_encode(text: object, encoding: object = "latin1") -> bytes:
+    """``_codecs.encode(text, "latin1")``, as Python 3 pickles bytes at protocol < 3; other codecs are refused."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise _RefusedGlobal(f"_codecs.encode with codec {_shorten(encoding)}")
+    return text.encode("latin1")
+
+
+def _frombuffer(data: object, dtype: object, shape: object, order: object) -> np.ndarray:
+    """``numpy.core.numeric._frombuffer``, as protocol 5 pickles arrays."""
+    return _array_from_bytes(bytes(data) if isinstance(data, (pickle.PickleBuffer, memoryview)) else data,
+                             dtype, shape, order)
+
+
+CIFAR_PICKLE_GLOBALS = {
+    ("builtins", "bytes"): _bytes, ("__builtin__", "bytes"): _bytes,
+    ("_codecs", "encode"): _latin1_encode,
+    ("numpy", "dtype"): _PickledDtype, ("numpy", "ndarray"): _NDARRAY,
+    ("numpy.core.multiarray", "_reconstruct"): _PickledArray,
+    ("numpy.core.numeric", "_frombuffer"): _frombuffer,
+}
+PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+                 LookupError, OverflowError, MemoryError, RecursionError, struct.error)
 
 
 class _CifarUnpickler(pickle.Unpickler):
-    """Unpickler that can rebuild only plain containers and numpy arrays, so a pickle cannot run code."""
-
-    ALLOWED = {
-        ("builtins", "dict"), ("builtins", "list"), ("builtins", "str"), ("builtins", "bytes"), ("builtins", "int"),
-        ("__builtin__", "dict"), ("__builtin__", "list"), ("__builtin__", "str"), ("__builtin__", "bytes"),
-        ("__builtin__", "int"),
-        # Python 3 writes bytes at protocol < 3 as _codecs.encode(text, "latin1").
-        ("_codecs", "encode"),
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy.core.numeric", "_frombuffer"),
-        ("numpy", "ndarray"), ("numpy", "dtype"),
-    }
+    """Unpickler that resolves only ``CIFAR_PICKLE_GLOBALS``, so a pickle can neither run code nor build numpy objects."""
 
     def find_class(self, module: str, name: str):
-        canonical = module.replace("numpy._core.", "numpy.core.", 1)
-        if (canonical, name) not in self.ALLOWED:
+        canonical = module.replace("numpy._core.", "numpy.core.", 1)  # numpy 2 writes numpy._core
+        if (canonical, name) not in CIFAR_PICKLE_GLOBALS:
             raise _RefusedGlobal(f"{module}.{name}")
-        if canonical.startswith("numpy.core."):
-            # numpy 2 moved numpy.core to numpy._core (the old name only warns); numpy 1 has just numpy.core.
-            module = canonical.replace("numpy.core.", "numpy._core." if hasattr(np, "_core") else "numpy.core.", 1)
-        return super().find_class(module, name)
+        return CIFAR_PICKLE_GLOBALS[canonical, name]
+
+
+def _check_memo_indices(raw: bytes) -> None:
+    """Refuse memo indices beyond the opcodes read so far (a pickler numbers them 0, 1, 2, ...).
+
+    CPython's unpickler sizes its memo table by the largest index, so a 5-byte ``LONG_BINPUT``
+    could make it allocate gigabytes; ``pickletools.genops`` walks the opcodes without building anything.
+    """
+    for count, (opcode, argument, _) in enumerate(pickletools.genops(io.BytesIO(raw))):
+        if opcode.name in ("PUT", "BINPUT", "LONG_BINPUT") and int(argument) > count:
+            raise pickle.UnpicklingError(f"memo index {argument} after {count} opcodes")
 
 
 def _load_pickle(path: Path) -> dict:
     try:
-        with open(path, "rb") as handle:
-            obj = _CifarUnpickler(handle, encoding="bytes").load()
+        with open_regular_file(path) as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_PICKLE_BYTES:
+                raise DataFormatError(
+                    f"{path}: larger than {MAX_PICKLE_BYTES // 2**20} MiB, far more than a CIFAR-10 batch (31 MB); "
+                    "replace it with the original `cifar-10-batches-py` file (`advex data fetch cifar10`)"
+                )
+            raw = handle.read()
+        _check_memo_indices(raw)
+        obj = _CifarUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except _RefusedGlobal as err:
         raise DataFormatError(
             f"{path}: refusing to load this pickle: it references {err}, but a CIFAR-10 batch holds only "
             "plain data and numpy arrays; replace it with the original `cifar-10-batches-py` file "
             "(`advex data fetch cifar10`)"
         ) from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
-            OverflowError, MemoryError) as err:
+    except OSError as err:
+        raise DataFormatError(f"{path}: cannot read the file ({err.strerror})") from None
+    except PICKLE_ERRORS as err:
         raise DataFormatError(
             f"{path}: corrupt or truncated pickle ({type(err).__name__}: {err}); "
             "download it again with `advex data fetch cifar10`"
         ) from None
     if not isinstance(obj, dict):
         raise DataFormatError(f"{path}: expected a pickled dict, found {type(obj).__name__}")
-    return {key.decode("latin1") if isinstance(key, bytes) else key: value for key, value in obj.items()}
+    batch = {}
+    for key, value in obj.items():
+        if isinstance(value, _PickledArray):
+            if value.array is None:
+                raise DataFormatError(f"{path}: an array in the pickle has no data; the file is corrupt")
+            value = value.array
+        batch[key.decode("latin1") if isinstance(key, bytes) else key] = value
+    return batch
 
 
 def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:

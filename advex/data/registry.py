@@ -31,7 +31,8 @@ IDX_FILES = {
 class DatasetSpec:
     """What advex knows about one data set.
 
-    ``files`` maps a logical name to the file name inside ``folder``; IDX files (``compressed_ok``)
+    ``files`` maps a logical name to the file name inside ``folder``; ``also_in`` lists further folders
+    (relative to a data root, "." for the root itself) searched after ``folder``. IDX files (``compressed_ok``)
     may also be stored gzip-compressed as ``<name>.gz``. ``sha256`` holds, per logical file, the
     accepted SHA-256 digests of the uncompressed content (empty: no digest known). ``urls`` maps a
     logical file to its download URL (CIFAR-10 downloads one archive, ``archive_url``, instead).
@@ -56,6 +57,11 @@ class DatasetSpec:
     class_names: tuple[str, ...] = field(default=())
     rows_sha256: dict[str, tuple[str, ...]] = field(default_factory=dict)
     class_counts: dict[int, int] = field(default_factory=dict)
+    also_in: tuple[str, ...] = ()
+
+    def folders(self) -> tuple[str, ...]:
+        """Folders (relative to a data root) that may hold the data set, searched in this order."""
+        return (self.folder, *self.also_in)
 
     def candidates(self, logical: str) -> list[str]:
         """File names (relative to the data set's folder) that may hold ``logical``, preferred first."""
@@ -180,6 +186,7 @@ DATASETS: dict[str, DatasetSpec] = {
         archive_url=CIFAR_URL,
         archive_md5=CIFAR_ARCHIVE_MD5,
         class_names=CIFAR_CLASSES,
+        also_in=(".",),  # <root>/cifar-10-batches-py, where the official archive extracts
     ),
 }
 
