@@ -15,3 +15,7 @@ class DataFormatError(AdvexError):
 
 class ModelFileError(AdvexError):
     """A model file or its card is missing, corrupt or inconsistent."""
+
+
+class TrainerInputError(AdvexError, ValueError):
+    """A bad hyper-parameter or training input: an AdvexError for users, a ValueError for scikit-learn."""

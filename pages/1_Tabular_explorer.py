@@ -7,7 +7,7 @@ from advex.dashboard.downloads import show_figure, table_download
 from advex.dashboard.layout import credit, how_to_get, page_setup
 from advex.dashboard.safe import safe_section
 from advex.errors import DataMissingError
-from advex.experiments.tabular import TABULAR_DATASETS
+from advex.vocabulary import TABULAR_CHOICES
 
 presenting = page_setup("Tabular explorer")
 st.title("Tabular explorer")
@@ -17,11 +17,11 @@ st.markdown(
     "Integrated Gradients get sparser (higher Gini, eq. I.67) while accuracy barely drops (Table 1, Figures J.4/J.5)."
 )
 
-url_state.check_choice("dataset", TABULAR_DATASETS)
+url_state.check_choice("dataset", TABULAR_CHOICES)
 url_state.check_float("eps", *tabular.EPS_RANGE)
 url_state.check_float("lam", *tabular.LAM_RANGE)
 controls = st.columns([2, 3, 3])
-name = controls[0].selectbox("Data set", TABULAR_DATASETS, index=TABULAR_DATASETS.index(tabular.default_dataset()),
+name = controls[0].selectbox("Data set", TABULAR_CHOICES, index=TABULAR_CHOICES.index(tabular.default_dataset()),
                              key="dataset", bind=url_state.BIND,
                              help="Mushroom and Spambase: UCI (Appendix J.1); synthetic: FEAT-TRANS data, Section 2")
 eps = controls[1].slider("eps (l_inf radius of the adversary)", *tabular.EPS_RANGE, value=0.1, step=0.01,

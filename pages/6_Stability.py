@@ -9,7 +9,7 @@ from advex.dashboard.layout import page_setup
 from advex.dashboard.plots import curves, style
 from advex.dashboard.safe import safe_section
 from advex.data.paths import available_datasets
-from advex.experiments.tabular import TABULAR_DATASETS
+from advex.vocabulary import TABULAR_CHOICES
 
 presenting = page_setup("Stability")
 st.title("Explanation stability")
@@ -27,7 +27,7 @@ frame = None
 with safe_section("Stability curves"):
     if domain == "tabular":
         present = available_datasets()
-        names = [n for n in TABULAR_DATASETS if n == "synthetic" or present.get(n)]
+        names = [n for n in TABULAR_CHOICES if n == "synthetic" or present.get(n)]
         url_state.check_choice("dataset", names)
         url_state.check_float("eps", *tabular.EPS_RANGE)
         url_state.check_float("lam", *tabular.LAM_RANGE)

@@ -16,6 +16,7 @@ from advex.data.tabular import (
     load_mushroom,
     load_spambase,
     load_tabular,
+    parse_mushroom,
 )
 from advex.errors import AdvexError, DataFormatError, DataMissingError
 
@@ -59,7 +60,7 @@ def test_mushroom_one_hot_names_and_groups(mushroom, data_dir):
     index = mushroom.group_index()
     assert list(index) == list(MUSHROOM_ATTRIBUTES)
     assert sorted(col for cols in index.values() for col in cols) == list(range(mushroom.n_features))
-    for group, cols in index.items():  # exactly one active value per attribute
+    for cols in index.values():  # exactly one active value per attribute
         np.testing.assert_array_equal(X[:, cols].sum(axis=1), 1.0)
     # one column per value present in the file (independent count with pandas)
     frame = pd.read_csv(data_dir / "mushroom/agaricus-lepiota.data", header=None, dtype=str, keep_default_na=False)
@@ -249,3 +250,79 @@ def test_missing_data_says_how_to_fetch(tmp_path, monkeypatch):
     assert "advex data fetch mushroom" in message and "agaricus-lepiota.data" in message
     for place in ("explicit", "env", "cache"):
         assert str(tmp_path / place) in message
+
+
+# ---------------------------------------------------------------- the authors' preparation (One-layer-Experiments)
+
+AUTHORS_SPLIT = {"test_size": 0.2, "val_size": 0.2, "stratify": False}
+
+
+@pytest.mark.parametrize("name, sizes", [("mushroom", (5199, 1300, 1625)), ("spambase", (2944, 736, 921))])
+def test_authors_split_sizes(data_dir, name, sizes):
+    """20% test, then 20% of the rest for validation: the sizes their scripts print."""
+    require_dataset(data_dir, name)
+    data = load_tabular(name, data_dir, seed=2, **AUTHORS_SPLIT)
+    assert (len(data.y_train), len(data.y_val), len(data.y_test)) == sizes
+    assert data.X_val.shape == (sizes[1], data.n_features)
+    again = load_tabular(name, data_dir, seed=2, **AUTHORS_SPLIT)
+    np.testing.assert_array_equal(again.X_val, data.X_val)  # seeded
+    other = load_tabular(name, data_dir, seed=3, **AUTHORS_SPLIT)
+    assert not np.array_equal(other.y_test, data.y_test)
+
+
+def test_paper_split_is_train_test_split_with_the_seed_and_no_validation_part(mushroom, data_dir):
+    from sklearn.model_selection import train_test_split
+
+    assert mushroom.X_val is None and mushroom.y_val is None
+    _, y = parse_mushroom(data_dir / "mushroom/agaricus-lepiota.data")
+    _, test = train_test_split(np.arange(y.size), test_size=0.3, stratify=y, random_state=0)
+    np.testing.assert_array_equal(mushroom.y_test, y[test])
+
+
+def test_authors_mushroom_encoding(data_dir):
+    """Their all.csv: codes in the order of the values' full names ('?' first), every column kept, 1 = poisonous."""
+    require_dataset(data_dir, "mushroom")
+    uci = load_mushroom(data_dir, seed=1, **AUTHORS_SPLIT)  # unstratified: the same rows whatever the labels
+    authors = load_mushroom(data_dir, seed=1, encoding="authors", **AUTHORS_SPLIT)
+    assert authors.n_features == uci.n_features == 117
+    assert authors.label_names == ("edible", "poisonous")
+    np.testing.assert_array_equal(authors.y_test, 1 - uci.y_test)  # same rows, flipped labels
+    index = authors.group_index()
+    root = [authors.feature_names[c] for c in index["stalk-root"]]
+    assert root == ["stalk-root=?", "stalk-root=b", "stalk-root=c", "stalk-root=e", "stalk-root=r"]
+    bruises = [authors.feature_names[c] for c in index["bruises"]]
+    assert bruises == ["bruises=t", "bruises=f"]  # "bruises" < "no"
+    assert [authors.feature_names[c] for c in index["veil-type"]] == ["veil-type=p"]  # constant column kept
+    # the same one-hot columns, permuted within attributes
+    order = [uci.feature_names.index(name) for name in authors.feature_names]
+    np.testing.assert_array_equal(authors.X_test, uci.X_test[:, order])
+    poisonous_odors = {"odor=c", "odor=f", "odor=m", "odor=p", "odor=s", "odor=y"}
+    X, y = np.concatenate([authors.X_train, authors.X_test]), np.concatenate([authors.y_train, authors.y_test])
+    for name in poisonous_odors:
+        assert (y[X[:, authors.feature_names.index(name)] == 1] == 1).all()
+
+
+def test_authors_spambase_scaling(data_dir):
+    """Standardised with a seeded random 75% of the rows (how their train.csv was made), not the training part."""
+    require_dataset(data_dir, "spambase")
+    from sklearn.model_selection import train_test_split
+
+    data = load_spambase(data_dir, seed=4, scaling="authors", **AUTHORS_SPLIT)
+    raw = pd.read_csv(data_dir / "spambase/spambase.data", header=None).to_numpy()[:, :-1]
+    fitted_on = train_test_split(np.arange(len(raw)), random_state=4)[0]
+    assert len(fitted_on) == 3450  # sklearn's default 25% test part leaves 3450 rows, as in their train.csv
+    np.testing.assert_allclose(data.offset, raw[fitted_on].mean(axis=0))
+    np.testing.assert_allclose(data.scale, raw[fitted_on].std(axis=0))
+    assert np.abs(data.X_train.mean(axis=0)).max() > 1e-3  # not the training part's statistics
+
+
+def test_bad_split_options(data_dir):
+    require_dataset(data_dir, "spambase")
+    with pytest.raises(AdvexError, match="val_size"):
+        load_spambase(data_dir, val_size=1.0)
+    with pytest.raises(AdvexError, match="seed"):
+        load_spambase(data_dir, seed=-1)
+    with pytest.raises(AdvexError, match="Spambase scaling"):
+        load_spambase(data_dir, scaling="minmax")
+    with pytest.raises(AdvexError, match="Mushroom encoding"):
+        load_tabular("mushroom", data_dir, encoding="ordinal")

@@ -109,3 +109,25 @@ def test_mushroom_feature_impact_follows_figure_j4(data_dir):
     assert not at.exception and not at.error
     values = metrics(at)
     assert float(values["mean Gini of IG"][2]) > float(values["mean Gini of IG"][0])
+
+
+@pytest.mark.parametrize("dataset, eps, lam", [("synthetic", 0.15, 0.03)])
+def test_page_shows_the_librarys_numbers_for_the_same_setting(dataset, eps, lam):
+    """Every number on the page equals what the library computes for that data set, eps and lambda."""
+    from advex.experiments.tabular import load_tabular_or_synthetic, run_tabular_comparison
+
+    at = open_page(dataset=dataset, eps=eps, lam=lam)
+    assert not at.exception and not at.error
+    expected = run_tabular_comparison(load_tabular_or_synthetic(dataset), eps=eps, lam=lam)
+    shown = {label: [m for m in at.metric if m.label == label] for label in ("test accuracy", "mean Gini of IG")}
+    for metric, key in zip(shown["test accuracy"], "nla"):
+        assert metric.value == f"{expected.results[key].accuracy:.1%}"
+        if key != "n":
+            assert metric.delta == f"{-expected.acc_drop[key]:+.1%}"
+    for metric, key in zip(shown["mean Gini of IG"], "nla"):
+        assert metric.value == f"{expected.results[key].mean_gini:.3f}"
+        if key != "n":
+            assert metric.delta == f"{expected.dG[key]:+.3f} (dG)"
+    table = at.dataframe[0].value  # test row 0 under the three models
+    for key, label in zip("nla", table.index):
+        assert table.loc[label, "Gini of IG"] == pytest.approx(expected.results[key].gini[0])

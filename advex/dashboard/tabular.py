@@ -1,10 +1,11 @@
 """The Tabular explorer's computations: per-model cached training, tables and per-example IG.
 
-A slider move changes one model only (eps the adversarial one, lambda the l1 one), so each of
-the three models is cached on its own setting: natural on (data set, seed), l1 on lambda,
-adversarial on eps. The comparison (dG of eqs. 21-22, AcDrop of Table 1) is rebuilt from the
-three cached results. What the page draws for a setting (tables and figures) is built once per
-server too and shared read-only, so a room of students moving to the same eps costs one build.
+A slider move changes one model only (eps the adversarial one, lambda the l1 one), so each model
+is cached on its :class:`~advex.vocabulary.Setting` (which keeps only the hyper-parameter the mode
+trains with): :func:`model_result` calls :func:`advex.experiments.tabular.train_and_evaluate` for
+one setting, and :func:`comparison` builds dG (eqs. 21-22) and AcDrop (Table 1) from three
+results. What the page draws for a setting (tables and figures) is built once per server too and
+shared read-only, so a room of students moving to the same eps costs one build.
 """
 
 from __future__ import annotations
@@ -24,16 +25,15 @@ from advex.data.paths import available_datasets, data_search_dirs
 from advex.data.tabular import TabularDataset
 from advex.errors import AdvexError
 from advex.experiments.tabular import (
-    MODEL_LABELS,
-    TABULAR_DATASETS,
     ModelResult,
     TabularComparison,
-    evaluate_model,
+    compare,
     feature_impact_frame,
-    fit_model,
     load_tabular_or_synthetic,
-    run_tabular_comparison,
+    model_settings,
+    train_and_evaluate,
 )
+from advex.vocabulary import DATASET_TITLES, SYNTHETIC, TABULAR_CHOICES, Setting
 
 Progress = Callable[[float, str], None]
 
@@ -41,8 +41,6 @@ EPS_RANGE = (0.0, 0.5)  # l_inf radius in standardised / one-hot feature units
 LAM_RANGE = (0.0, 0.1)
 # Figure J.5 shows only Spambase features with FI >= 5% of the largest; Mushroom (J.4) shows all.
 MIN_FI_FRACTION = {"spambase": 0.05}
-
-TITLES = {"mushroom": "Mushroom (UCI)", "spambase": "Spambase (UCI)", "synthetic": "Synthetic (FEAT-TRANS)"}
 
 DATASETS: SharedLRU[TabularDataset] = SharedLRU(max_entries=6)
 RESULTS: SharedLRU[ModelResult] = SharedLRU(max_entries=96)
@@ -71,9 +69,9 @@ EXAMPLES: SharedLRU[ExampleView] = SharedLRU(max_entries=192)
 
 
 def default_dataset(data_dir=None) -> str:
-    """The data set the explorer opens with: the first of ``TABULAR_DATASETS`` here (synthetic always is)."""
+    """The data set the explorer opens with: the first of ``TABULAR_CHOICES`` here (synthetic always is)."""
     present = available_datasets(data_dir)
-    return next(name for name in TABULAR_DATASETS if name == "synthetic" or present.get(name))
+    return next(name for name in TABULAR_CHOICES if name == SYNTHETIC or present.get(name))
 
 
 def check_setting(eps: float, lam: float) -> None:
@@ -83,51 +81,53 @@ def check_setting(eps: float, lam: float) -> None:
             raise AdvexError(f"{name} = {value!r} is not possible here; choose a value between {low} and {high}")
 
 
-def model_setting(key: str, eps: float, lam: float) -> tuple[float, float]:
-    """The (eps, lambda) that model ``key`` actually depends on: n none, l lambda, a eps."""
-    return {"n": (0.0, 0.0), "l": (0.0, float(lam)), "a": (float(eps), 0.0)}[key]
-
-
 def dataset(name: str, seed: int = 0, data_dir=None) -> TabularDataset:
     """The data set, loaded once per server (DataMissingError says how to get real data)."""
     roots = tuple(str(root) for root in data_search_dirs(data_dir))
     return DATASETS.get_or_compute((name, seed, roots), lambda: load_tabular_or_synthetic(name, data_dir, seed))
 
 
-def model_result(data: TabularDataset, key: str, eps: float, lam: float, seed: int = 0) -> ModelResult:
-    """Model ``key`` trained and evaluated on ``data`` (cached per the setting it depends on)."""
-    key_eps, key_lam = model_setting(key, eps, lam)
-    return RESULTS.get_or_compute(
-        (data.name, id(data), key, key_eps, key_lam, seed),
-        lambda: evaluate_model(data, key, fit_model(data, key, key_eps, key_lam, seed)),
-    )
+def _result_key(data: TabularDataset, setting: Setting, seed: int) -> tuple:
+    return (data.name, id(data), setting, seed)
+
+
+def model_result(data: TabularDataset, setting: Setting, seed: int = 0) -> ModelResult:
+    """The model of ``setting`` trained and evaluated on ``data``, once per server."""
+    return RESULTS.get_or_compute(_result_key(data, setting, seed), lambda: train_and_evaluate(data, setting, seed))
 
 
 def comparison(
     data: TabularDataset, eps: float, lam: float, seed: int = 0, progress: Progress | None = None
 ) -> TabularComparison:
-    """n, l(lambda) and a(eps) models with dG (eqs. 21-22) and AcDrop, retraining only what is not cached."""
+    """n, l(lambda) and a(eps) models with dG (eqs. 21-22) and AcDrop, training only what is not cached."""
     check_setting(eps, lam)
-    return run_tabular_comparison(data, eps, lam, seed, progress,
-                                  result_of=lambda key: model_result(data, key, eps, lam, seed))
+    results, settings = {}, model_settings(eps, lam)
+    for index, (key, setting) in enumerate(settings.items()):
+        if progress is not None:
+            progress(index / len(settings), f"training the {setting.label} model")
+        results[key] = model_result(data, setting, seed)
+    if progress is not None:
+        progress(1.0, "done")
+    return compare(data.name, results)
 
 
 def is_cached(data: TabularDataset, eps: float, lam: float, seed: int = 0) -> bool:
     """True when all three models of this setting are already trained (no progress bar needed)."""
-    return all(
-        (data.name, id(data), key, *model_setting(key, eps, lam), seed) in RESULTS for key in MODEL_LABELS
-    )
+    return all(_result_key(data, setting, seed) in RESULTS for setting in model_settings(eps, lam).values())
+
+
+def _setting_text(setting: Setting) -> str:
+    return {"natural": "unregularized", "l1": f"lambda = {setting.lam:g}", "adv": f"eps = {setting.eps:g}"}[setting.mode]
 
 
 def summary_frame(result: TabularComparison) -> pd.DataFrame:
     """One row per model: accuracy, mean Gini G[IG] and, for l and a, dG (eqs. 21-22) and AcDrop (Table 1)."""
     rows = []
-    for key, label in MODEL_LABELS.items():
-        model = result.results[key]
+    for key, model in result.results.items():
         rows.append(
             {
-                "model": label,
-                "setting": {"n": "unregularized", "l": f"lambda = {result.lam:g}", "a": f"eps = {result.eps:g}"}[key],
+                "model": model.setting.label,
+                "setting": _setting_text(model.setting),
                 "accuracy": model.accuracy,
                 "mean Gini": model.mean_gini,
                 "dG": result.dG.get(key, 0.0),
@@ -141,24 +141,22 @@ def example_ig_frame(result: TabularComparison, data: TabularDataset, row: int) 
     """IG (eq. 15) of test row ``row`` per feature column (index) and model (columns)."""
     if not 0 <= row < len(data.X_test):
         raise AdvexError(f"test row {row} does not exist; choose a row between 0 and {len(data.X_test) - 1}")
-    frame = pd.DataFrame(
-        {MODEL_LABELS[key]: np.asarray(model.ig[row], dtype=np.float64) for key, model in result.results.items()},
+    return pd.DataFrame(
+        {model.setting.label: np.asarray(model.ig[row], dtype=np.float64) for model in result.results.values()},
         index=pd.Index(data.feature_names, name="feature"),
     )
-    return frame
 
 
 def example_summary(result: TabularComparison, data: TabularDataset, row: int) -> pd.DataFrame:
     """Per model for test row ``row``: P(label 1), predicted label and the Gini of its IG vector."""
     x = torch.as_tensor(np.asarray(data.X_test[row : row + 1]), dtype=torch.float32)
     rows = []
-    for key, label in MODEL_LABELS.items():
-        model = result.results[key]
+    for model in result.results.values():
         with torch.no_grad():
             p1 = float(torch.sigmoid(model.model(x))[0])
         rows.append(
             {
-                "model": label,
+                "model": model.setting.label,
                 f"P({data.label_names[1]})": p1,
                 "predicted": data.label_names[int(p1 > 0.5)],
                 "Gini of IG": float(model.gini[row]),
@@ -184,7 +182,7 @@ def comparison_view(
     def build() -> ComparisonView:
         min_fraction = min_fi_fraction(data.name)
         frame = feature_impact_frame(result, min_fraction=min_fraction)
-        title = f"Feature Impact on {TITLES.get(data.name, data.name)}, eps = {result.eps:g}, lambda = {result.lam:g}"
+        title = f"Feature Impact on {DATASET_TITLES.get(data.name, data.name)}, eps = {result.eps:g}, lambda = {result.lam:g}"
         if min_fraction:
             title += f" (features with FI >= {min_fraction:.0%} of the largest)"
         figure = style(feature_impact_bars(frame, title), presenting, height=480)

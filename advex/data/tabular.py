@@ -2,8 +2,14 @@
 
 Mushroom: 22 categorical attributes, one-hot encoded ("exploded" space of Appendix H), label
 1 = edible, 0 = poisonous. Spambase: 57 numeric attributes standardised with the training
-mean/std, label 1 = spam. Both are split 70/30, seeded and stratified. ``feat_trans=True``
+mean/std, label 1 = spam. Both are split 70/30, seeded and stratified (J.1). ``feat_trans=True``
 additionally applies the feature translation of Assumption FEAT-TRANS (Section 2).
+
+The authors' code (github jfc43/advex, One-layer-Experiments) prepares the data differently; the
+loaders can follow it: a 20% test split and then 20% of the rest for validation, unstratified
+(``test_size=0.2, val_size=0.2, stratify=False``); Mushroom label-encoded by the values' full
+names and 1 = poisonous (``encoding="authors"``); Spambase standardised with the statistics of a
+random 75% of the rows (``scaling="authors"``, how their train.csv was made).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from advex.data.paths import locate
+from advex.data.paths import locate, open_regular_file
 from advex.data.registry import DATASETS
 from advex.errors import AdvexError, DataFormatError
 
@@ -72,6 +78,14 @@ MUSHROOM_ATTRIBUTES: dict[str, dict[str, str]] = {
     },
 }
 MUSHROOM_LABELS = {"p": 0, "e": 1}
+# "uci": each attribute's one-hot columns in the order of the UCI codes, label 1 = edible (J.1).
+# "authors": in the order of the values' full names ('?' first), label 1 = poisonous: the
+# label-encoding of the authors' mushroom/all.csv (a multiset of rows equal to this file so encoded).
+MUSHROOM_ENCODINGS = ("uci", "authors")
+# "train": Spambase standardised with the training part's mean/std. "authors": with those of a seeded
+# random 75% of all rows (sklearn's default split in their utils.split_and_standardize, which made
+# their train.csv); their all.csv itself is not public.
+SPAMBASE_SCALINGS = ("train", "authors")
 
 # UCI spambase.names, in file order (the 58th column is the label).
 SPAMBASE_FEATURES: list[str] = (
@@ -94,7 +108,8 @@ class TabularDataset:
 
     Model inputs relate to the file's values (Mushroom: the one-hot encoding) column-wise by
     ``X = (raw - offset) / scale``; the file loaders set both (FEAT-TRANS shift included), data
-    built in memory may leave them None.
+    built in memory may leave them None. ``X_val``/``y_val`` hold a validation part when the split
+    makes one (the authors' protocol; nothing trains or selects on it), else None.
     """
 
     name: str
@@ -108,6 +123,8 @@ class TabularDataset:
     credit: str
     offset: np.ndarray | None = None
     scale: np.ndarray | None = None
+    X_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
@@ -147,9 +164,23 @@ def feat_trans(X_train: np.ndarray, y_train: np.ndarray, *others: np.ndarray) ->
     )
 
 
+MAX_TABLE_BYTES = 64 * 2**20  # the UCI files are under 1 MB
+
+
 def _read_lines(path: Path) -> list[tuple[int, str]]:
-    """Non-blank lines of a text data file with their 1-based line numbers; DataFormatError on binary junk."""
-    raw = path.read_bytes()
+    """Non-blank lines of a text data file with their 1-based line numbers; DataFormatError on binary junk.
+
+    Only a regular file of at most ``MAX_TABLE_BYTES`` is read (a folder, device or pipe is refused).
+    """
+    try:
+        with open_regular_file(path) as handle:
+            raw = handle.read(MAX_TABLE_BYTES + 1)
+    except OSError as err:
+        raise DataFormatError(f"{path}: cannot read the file ({err.strerror or err}); "
+                              "put the original data file there (`advex data fetch`)") from None
+    if len(raw) > MAX_TABLE_BYTES:
+        raise DataFormatError(f"{path}: larger than {MAX_TABLE_BYTES // 2**20} MiB, far beyond the UCI file; "
+                              "replace it with the original data file")
     if not raw.strip():
         raise DataFormatError(f"{path}: line 1: the file is empty; replace it with the original data file")
     bad = raw.find(b"\x00")
@@ -178,6 +209,12 @@ def _format_error(path: Path, line: int, problem: str) -> DataFormatError:
     )
 
 
+def _check_option(value: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise AdvexError(f"unknown {what} {value!r}; choose one of {', '.join(allowed)}")
+    return value
+
+
 def parse_mushroom(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Read ``agaricus-lepiota.data``: (codes (n, 22) str array, labels (n,) int64, 1 = edible).
 
@@ -202,11 +239,18 @@ def parse_mushroom(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     return np.array(codes, dtype="<U1"), np.array(labels, dtype=np.int64)
 
 
-def one_hot_mushroom(codes: np.ndarray) -> tuple[np.ndarray, list[str], list[str]]:
-    """One-hot encode (n, 22) attribute codes: one column per value present, sorted by code within each attribute."""
+def one_hot_mushroom(codes: np.ndarray, encoding: str = "uci") -> tuple[np.ndarray, list[str], list[str]]:
+    """One-hot encode (n, 22) attribute codes: one column per value present (117 for the UCI file, '?' and the
+    constant veil-type included), ordered within each attribute by code (``uci``) or by the values' full
+    names with '?' first (``authors``, their label-encoding)."""
+    _check_option(encoding, MUSHROOM_ENCODINGS, "Mushroom encoding")
     blocks, names, groups = [], [], []
-    for column, attribute in enumerate(MUSHROOM_ATTRIBUTES):
-        values, inverse = np.unique(codes[:, column], return_inverse=True)
+    for column, (attribute, meanings) in enumerate(MUSHROOM_ATTRIBUTES.items()):
+        values = np.unique(codes[:, column])
+        if encoding == "authors":
+            values = np.array(sorted(values, key=lambda code: "?" if code == "?" else meanings[code]))
+        position = {code: index for index, code in enumerate(values)}
+        inverse = np.array([position[code] for code in codes[:, column]], dtype=np.int64)
         block = np.zeros((codes.shape[0], values.size), dtype=np.float32)
         block[np.arange(codes.shape[0]), inverse] = 1.0
         blocks.append(block)
@@ -240,86 +284,111 @@ def parse_spambase(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     return np.array(rows, dtype=np.float64), np.array(labels, dtype=np.int64)
 
 
-def _split_indices(path: Path, y: np.ndarray, seed: int, test_size: float) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded, stratified train/test split of row indices (scikit-learn ``train_test_split``)."""
+def _split_indices(
+    path: Path, y: np.ndarray, seed: int, test_size: float, val_size: float = 0.0, stratify: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Seeded train/validation/test split of row indices (scikit-learn ``train_test_split``).
+
+    ``test_size`` of the rows go to test; then ``val_size`` of the rest to validation (none when 0).
+    One ``RandomState(seed)`` draws both splits in turn, as the authors' code draws both from numpy's
+    global generator; with ``val_size=0`` this is exactly ``train_test_split(..., random_state=seed)``.
+    """
     if not 0.0 < test_size < 1.0:
         raise AdvexError(f"test_size must be between 0 and 1 (exclusive), got {test_size}")
+    if not 0.0 <= val_size < 1.0:
+        raise AdvexError(f"val_size must be at least 0 and below 1, got {val_size}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise AdvexError(f"seed must be a whole number from 0 to 2**32 - 1, got {seed!r}")
+    rng = np.random.RandomState(seed)
     try:
-        return train_test_split(np.arange(y.size), test_size=test_size, stratify=y, random_state=seed)
+        rest, test = train_test_split(np.arange(y.size), test_size=test_size, stratify=y if stratify else None,
+                                      random_state=rng)
+        if val_size == 0.0:
+            return rest, None, test
+        train, val = train_test_split(rest, test_size=val_size, stratify=y[rest] if stratify else None, random_state=rng)
+        return train, val, test
     except ValueError as err:
         counts = {int(label): int((y == label).sum()) for label in np.unique(y)}
+        how = "with stratification" if stratify else "at random"
         raise DataFormatError(
             f"{path}: cannot split {y.size} rows (class counts {counts}) {1 - test_size:.0%}/{test_size:.0%} "
-            f"with stratification ({err}); the file is too short, replace it with the full data file"
+            f"{how} ({err}); the file is too short, replace it with the full data file"
         ) from None
 
 
 def _finish(
-    name: str, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
+    name: str, X: np.ndarray, y: np.ndarray, split: tuple[np.ndarray, np.ndarray | None, np.ndarray],
     names: list[str], groups: list[str], labels: tuple[str, str],
     offset: np.ndarray, scale: np.ndarray, translate: bool,
 ) -> TabularDataset:
-    X_train, X_test = X[train], X[test]
-    if translate:
-        shift = feat_trans_offset(X_train, y[train])
-        X_train, X_test = X_train - shift, X_test - shift
-        offset = offset + shift * scale
+    train, val, test = split
+    shift = feat_trans_offset(X[train], y[train]) if translate else np.zeros(X.shape[1])
+    X = X - shift
     return TabularDataset(
         name=name,
-        X_train=X_train.astype(np.float32), y_train=y[train].astype(np.int64),
-        X_test=X_test.astype(np.float32), y_test=y[test].astype(np.int64),
+        X_train=X[train].astype(np.float32), y_train=y[train].astype(np.int64),
+        X_test=X[test].astype(np.float32), y_test=y[test].astype(np.int64),
         feature_names=names, feature_groups=groups, label_names=labels,
         credit=DATASETS[name].credit,
-        offset=np.asarray(offset, dtype=np.float64), scale=np.asarray(scale, dtype=np.float64),
+        offset=np.asarray(offset + shift * scale, dtype=np.float64), scale=np.asarray(scale, dtype=np.float64),
+        X_val=None if val is None else X[val].astype(np.float32),
+        y_val=None if val is None else y[val].astype(np.int64),
     )
 
 
 def load_mushroom(
     data_dir: str | os.PathLike | None = None, seed: int = 0, test_size: float = 0.3, feat_trans: bool = False,
+    val_size: float = 0.0, stratify: bool = True, encoding: str = "uci",
 ) -> TabularDataset:
-    """UCI Mushroom (App. J.1), one-hot encoded (columns "odor=n", groups "odor"); label 1 = edible.
+    """UCI Mushroom (App. J.1), one-hot encoded (columns "odor=n", groups "odor").
 
-    Split ``1-test_size``/``test_size`` seeded and stratified; ``feat_trans`` applies Assumption FEAT-TRANS
-    with training-set class means.
+    ``encoding`` "uci": label 1 = edible (J.1); "authors": their column order and label 1 = poisonous.
+    Split per :func:`_split_indices`; ``feat_trans`` applies Assumption FEAT-TRANS with training-set class means.
     """
+    _check_option(encoding, MUSHROOM_ENCODINGS, "Mushroom encoding")
     path = locate("mushroom", data_dir)["data"]
     codes, y = parse_mushroom(path)
-    X, names, groups = one_hot_mushroom(codes)
-    train, test = _split_indices(path, y, seed, test_size)
+    X, names, groups = one_hot_mushroom(codes, encoding)
+    labels = ("poisonous", "edible")
+    if encoding == "authors":
+        y, labels = 1 - y, ("edible", "poisonous")
+    split = _split_indices(path, y, seed, test_size, val_size, stratify)
     d = X.shape[1]
-    return _finish(
-        "mushroom", X.astype(np.float64), y, train, test, names, groups, ("poisonous", "edible"),
-        np.zeros(d), np.ones(d), feat_trans,
-    )
+    return _finish("mushroom", X.astype(np.float64), y, split, names, groups, labels, np.zeros(d), np.ones(d), feat_trans)
 
 
 def load_spambase(
     data_dir: str | os.PathLike | None = None, seed: int = 0, test_size: float = 0.3, feat_trans: bool = False,
+    val_size: float = 0.0, stratify: bool = True, scaling: str = "train",
 ) -> TabularDataset:
-    """UCI Spambase (App. J.1): 57 numeric attributes standardised with the TRAINING mean/std; label 1 = spam.
+    """UCI Spambase (App. J.1): 57 numeric attributes standardised; label 1 = spam.
 
-    A constant training column keeps scale 1 (no division by zero). ``feat_trans`` then applies
+    ``scaling`` "train": with the training part's mean/std; "authors": with those of a random 75% of the
+    rows (seeded). A constant column keeps scale 1 (no division by zero). ``feat_trans`` then applies
     Assumption FEAT-TRANS with training-set class means.
     """
+    _check_option(scaling, SPAMBASE_SCALINGS, "Spambase scaling")
     path = locate("spambase", data_dir)["data"]
     raw, y = parse_spambase(path)
-    train, test = _split_indices(path, y, seed, test_size)
-    mean = raw[train].mean(axis=0)
-    std = raw[train].std(axis=0)
+    split = _split_indices(path, y, seed, test_size, val_size, stratify)
+    fitted_on = split[0] if scaling == "train" else train_test_split(np.arange(y.size), random_state=seed)[0]
+    mean = raw[fitted_on].mean(axis=0)
+    std = raw[fitted_on].std(axis=0)
     std = np.where(std > 1e-12, std, 1.0)
     X = (raw - mean) / std
     return _finish(
-        "spambase", X, y, train, test, list(SPAMBASE_FEATURES), list(SPAMBASE_FEATURES), ("not spam", "spam"),
+        "spambase", X, y, split, list(SPAMBASE_FEATURES), list(SPAMBASE_FEATURES), ("not spam", "spam"),
         mean, std, feat_trans,
     )
 
 
 def load_tabular(
     name: str, data_dir: str | os.PathLike | None = None, seed: int = 0, test_size: float = 0.3,
-    feat_trans: bool = False,
+    feat_trans: bool = False, **options,
 ) -> TabularDataset:
-    """Load tabular data set ``name`` ("mushroom" or "spambase"); see :func:`load_mushroom`, :func:`load_spambase`."""
+    """Load tabular data set ``name`` ("mushroom" or "spambase"); ``options`` go to :func:`load_mushroom`
+    (val_size, stratify, encoding) or :func:`load_spambase` (val_size, stratify, scaling)."""
     loaders = {"mushroom": load_mushroom, "spambase": load_spambase}
     if name not in loaders:
         raise AdvexError(f"unknown tabular data set {name!r}; choose one of: {', '.join(loaders)}")
-    return loaders[name](data_dir=data_dir, seed=seed, test_size=test_size, feat_trans=feat_trans)
+    return loaders[name](data_dir=data_dir, seed=seed, test_size=test_size, feat_trans=feat_trans, **options)
