@@ -14,9 +14,9 @@ st.markdown(f"An interactive companion to {PAPER}. What the paper claims, and wh
 for claim in home.CLAIMS:
     with st.container(border=True):
         st.markdown(claim.text)
-        links = st.columns(len(claim.pages) + 2)
-        for column, (page, label) in zip(links, claim.pages):
-            column.page_link(page.script, label=label, icon=":material/arrow_forward:")
+        links = st.container(horizontal=True, wrap=True)  # each link as wide as its label: never cut off
+        for page, label in claim.pages:
+            links.page_link(page.script, label=label, icon=":material/arrow_forward:", width="content")
 
 with safe_section("Compute device"):
     st.subheader("This server")

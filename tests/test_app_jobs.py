@@ -98,7 +98,7 @@ def test_memory_stays_bounded():
     queue = JobQueue(lambda job: {}, max_running=1, max_queued=50, keep_finished=3)
     for i in range(10):
         job = queue.submit(str(i), {})
-        wait_until(lambda: not job.active)
+        wait_until(lambda job=job: not job.active)
     assert len(queue.jobs()) == 3
     job = Job(1, "x", {})
     for step in range(5 * MAX_LOG_POINTS):
@@ -126,7 +126,7 @@ def test_a_tiny_training_job_saves_a_model_that_the_views_list(tmp_path, monkeyp
     assert card["steps"] == 3 and card["mode"] == "adv" and card["eps"] == 0.1
     assert 0 <= card["clean_accuracy"] <= 1 and card["test_examples"] == 20
     assert {r["eps"] for r in card["robust_accuracy"]} == {0.1, 0.3}
-    assert 0 < card["gini"]["ig"] < 1 and 0 < card["gini"]["shap"] < 1
+    assert 0 < card["gini"]["ig"] < 1 and 0 < card["gini"]["deepshap"] < 1
     assert len(job.log) == 3 and job.progress > 0.9
     listed = models.cards("mnist")
     assert [c["name"] for c in listed] == [card["name"]] and listed[0]["source"] == "user"
@@ -150,3 +150,41 @@ def test_impossible_training_settings_are_refused(settings, message):
     base = {"dataset": "mnist", "mode": "natural", "eps": 0.0, "lam": 0.0, "protocol": "fast", "steps": None}
     with pytest.raises(AdvexError, match=message):
         check_settings(**{**base, **settings})
+
+
+def test_a_live_job_keeps_only_the_latest_picture_and_scalar_curves(tmp_path, monkeypatch):
+    """The live protocol's probe: the job holds the newest IG map; its log (the curves) holds numbers only."""
+    from advex.dashboard import training
+    from advex.data.images import ImageDataset
+
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ADVEX_ZOO_DIR", str(tmp_path / "zoo"))
+    rng = np.random.default_rng(1)
+    images = lambda n: rng.random((n, 1, 28, 28), dtype=np.float32)  # noqa: E731
+    data = ImageDataset("mnist", images(60), np.arange(60) % 10, images(0), np.zeros(0, dtype=np.int64),
+                        images(10), np.arange(10) % 10, [str(k) for k in range(10)], "test data")
+    monkeypatch.setattr(training, "_load_data", lambda dataset, data_dir=None: data)
+    monkeypatch.setattr(training, "GINI_IMAGES", 2)
+    monkeypatch.setattr(training, "ROBUST_IMAGES", 3)
+    pictures = []
+    job = Job(1, "me", {"dataset": "mnist", "mode": "adv", "eps": 0.3, "lam": 0.0, "protocol": "live", "steps": 3})
+    job.show = lambda picture: (pictures.append(picture["step"]), Job.show(job, picture))
+    card = training.run_training(job, model_kwargs={"hidden": 64})
+    assert pictures == [1, 2, 3] and job.picture["step"] == 3
+    assert job.picture["probe_map"].shape == (28, 28) and job.picture["probe_label"] == 0  # the first test image
+    assert all(isinstance(value, (int, float, str)) for entry in job.log for value in entry.values())
+    frame = training.log_frame(job)
+    assert frame["heldout_pgd_accuracy"].notna().sum() == 3 and frame["probe_gini"].between(0, 1).all()
+    assert card["protocol"] == "live" and card["train_attack"]["guard"]["held_out_images"] == 12
+
+
+def test_the_page_says_why_a_model_stopped_early():
+    from advex.dashboard.training import stop_note
+
+    guard = {"events": [{"step": 4200, "action": "rollback", "restored_step": 3300},
+                        {"step": 5100, "action": "stop", "restored_step": 3300}]}
+    assert stop_note({"stopped_early": False}) == ""
+    assert stop_note({"stopped_early": True, "train_attack": {"steps": 10}}) == " (stopped early)"
+    assert "step 5100 by the catastrophic-overfitting guard" in stop_note({"stopped_early": True,
+                                                                         "train_attack": {"guard": guard}})
+    assert "weights of step 3300" in stop_note({"stopped_early": True, "train_attack": {"guard": guard}})

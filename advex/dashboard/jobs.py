@@ -3,8 +3,9 @@
 ``JobQueue`` runs at most ``max_running`` jobs at a time in background threads (one by default:
 a CNN, its data and its optimizer live in memory only while their job runs), accepts at most
 ``max_queued`` waiting jobs (a clear error beyond that), and keeps only the last
-``keep_finished`` finished jobs with bounded logs, so memory stays bounded as sessions come and
-go. Every job can be stopped; the runner polls ``job.should_stop()``.
+``keep_finished`` finished jobs with bounded logs and only the latest picture (the live IG map),
+so memory stays bounded as sessions come and go. Every job can be stopped; the runner polls
+``job.should_stop()``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Job:
     progress: float = 0.0
     message: str = "waiting for a free slot"
     log: list[dict] = field(default_factory=list)
+    picture: dict | None = None  # the latest live picture (e.g. the probe's IG map), replaced by the next
     result: dict | None = None
     error: str | None = None
     created: float = field(default_factory=time.time)
@@ -53,6 +55,10 @@ class Job:
             self.log.append(dict(metrics))
             if len(self.log) > MAX_LOG_POINTS:  # keep the curve's shape with half the points
                 self.log = self.log[::2]
+
+    def show(self, picture: dict) -> None:
+        """A new live picture from the runner (it replaces the previous one)."""
+        self.picture = dict(picture)
 
     @property
     def active(self) -> bool:

@@ -1,5 +1,7 @@
 """Presentation mode: larger type on the page and in every chart, for a projector in a seminar.
 
+Page links never cut their labels off: in presentation mode a label that does not fit wraps.
+
 The switch lives in the sidebar of every page; its state is kept per browser session (it
 survives page switches) and in the URL as ``?present=1``, so a bookmarked link opens in
 presentation mode.
@@ -23,6 +25,8 @@ html, body, [data-testid="stAppViewContainer"] { font-size: 1.35rem; }
 [data-testid="stMetricLabel"] * { white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }
 [data-testid="stSidebar"] p, [data-testid="stSidebar"] span { font-size: 16px !important; }
 [data-testid="stWidgetLabel"] p { font-size: 1.25rem; }
+[data-testid="stPageLink"] a, [data-testid="stPageLink"] a * { white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; max-width: none !important; height: auto !important; }
 h1 { font-size: 3.2rem !important; }
 h2 { font-size: 2.4rem !important; }
 h3 { font-size: 1.9rem !important; }

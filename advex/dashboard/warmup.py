@@ -19,6 +19,7 @@ def warm_up() -> None:
     """Fill the caches the pages use first (each step independent; errors logged and skipped)."""
     from advex.dashboard import models, tabular
     from advex.data.paths import available_datasets
+    from advex.vocabulary import paper_settings
 
     present = available_datasets()
     for name in ("synthetic", "mushroom", "spambase"):
@@ -41,11 +42,17 @@ def warm_up() -> None:
     for dataset in datasets:
         try:
             models.eval_images(dataset)
-            paper = {"mnist": (0.3, 0.01), "fashion-mnist": (0.1, 0.01)}.get(dataset, (0.1, 0.01))
-            for card in models.triplet(models.cards(dataset), *paper).values():
+            paper = paper_settings(dataset)
+            for card in models.triplet(models.cards(dataset), paper.eps, paper.lam).values():
                 models.load(card)
         except Exception:  # noqa: BLE001
             LOGGER.warning("warm-up of %s failed", dataset, exc_info=True)
+    try:  # the Train page's time estimate: a few measured steps of its default job
+        from advex.dashboard import training
+
+        training.speed("mnist", "adv", paper_settings("mnist").eps, training.default_protocol())
+    except Exception:  # noqa: BLE001
+        LOGGER.warning("measuring the training step time failed", exc_info=True)
 
 
 START_DELAY_S = 3.0  # let the first page finish rendering before the warm-up competes for the cores

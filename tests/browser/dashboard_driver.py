@@ -480,3 +480,37 @@ def page_problems(page: Any) -> list[str]:
     problems += [f"section failed: {match.group()} in {line.strip()[:200]!r}"
                  for line in body.splitlines() for match in [GENERIC_FAILURE.search(line)] if match]
     return problems
+
+
+# A page link whose label is wider than the box that shows it (Streamlit cuts it off with an ellipsis), as
+# (the link's label, the element's scrollWidth, its clientWidth); the icon's own boxes are not checked.
+TRUNCATED_LINKS_JS = """() => [...document.querySelectorAll('[data-testid="stPageLink-NavLink"]')].flatMap(link => {
+  const label = (link.querySelector('[data-testid="stMarkdownContainer"]') || link).textContent.trim();
+  return [link, ...link.querySelectorAll('*')]
+    .filter(e => !e.closest('[data-testid="stIconMaterial"]') && e.scrollWidth > e.clientWidth + 1)
+    .map(e => [label, e.scrollWidth, e.clientWidth]); })"""
+
+
+def truncated_link_labels(page: Any) -> list[tuple[str, int, int]]:
+    """Page links (sidebar and page) whose label does not fit: (label, text width, box width) in CSS pixels."""
+    return [tuple(entry) for entry in page.evaluate(TRUNCATED_LINKS_JS)]
+
+
+def wait_for_text(page: Any, selector: str, pattern: str, timeout: float = 120.0, unlike: str | None = None) -> str:
+    """The text of the first element matching ``selector`` whose text matches the regex ``pattern`` (and differs
+    from ``unlike``), waiting up to ``timeout`` seconds for it (e.g. a caption a live fragment redraws)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        handle = page.wait_for_function(
+            """([selector, pattern, unlike]) => {
+                 for (const e of document.querySelectorAll(selector)) {
+                   const text = e.textContent.trim();
+                   if (new RegExp(pattern).test(text) && text !== unlike) return text;
+                 }
+                 return null; }""",
+            arg=[selector, pattern, unlike], timeout=timeout * 1000, polling=250)
+    except PlaywrightTimeout as error:
+        raise LookupError(f"no {selector} matching {pattern!r} (other than {unlike!r}) within {timeout:.0f} s") \
+            from error
+    return str(handle.json_value())

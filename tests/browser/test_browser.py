@@ -6,6 +6,10 @@ Starts ``streamlit run app.py`` on a free 127.0.0.1 port (throw-away ``ADVEX_CAC
 and checks the direction of the Gini index (eq. I.67) that the page shows: a larger eps gives the adversarial
 model sparser explanations (Sections 4-5; Table 1, Figure 1). Screenshots go to ``$ADVEX_ARTIFACTS_DIR/browser``
 (else a pytest tmp folder). The server is always stopped (terminate, then kill).
+
+In presentation mode (``?present=1``) at a projector's size, no page link's label may be cut off. On the
+*Train a model* page a short ``live`` adversarial job is started and its IG map (redrawn by the page's
+fragment every few training steps) must change; the job is then stopped.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ pytestmark = pytest.mark.browser
 
 PAGES = driver.discover_pages()
 PAGE_TIMEOUT = 120.0  # seconds for one page's first run on 2 shared cores (a cold page trains or loads models)
+PROJECTOR = {"width": 1280, "height": 720}  # a common projector resolution (HD 720p)
+LIVE_STEPS = 60  # the live job of the browser test: a probe every 6 steps (at least ten in a run)
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +177,42 @@ def test_saliency_eps_slider_raises_the_adversarial_gini(server, page, screensho
     assert float(low[0]) < float(high[0]), f"Home/End did not order the eps slider: {low[0]}, {high[0]}"
     assert high[2] > low[2], f"adversarial Gini did not rise with eps: {low} -> {high}"
     assert high[1] == low[1], "moving eps must not change the natural model's map"
+
+
+@pytest.mark.parametrize("dashboard_page", PAGES, ids=[p.url_path or "home" for p in PAGES])
+def test_no_link_label_is_cut_off_in_presentation_mode(dashboard_page, server, page, screenshots):
+    page.set_viewport_size(PROJECTOR)
+    driver.open_page(page, server.url(dashboard_page.url_path, "present=1"), timeout=PAGE_TIMEOUT)
+    shoot(page, screenshots, f"present_{dashboard_page.url_path or 'home'}")
+    title_px = page.eval_on_selector("h1", "h => parseFloat(getComputedStyle(h).fontSize)")
+    assert title_px > 40, f"presentation mode is not on (title at {title_px}px)"
+    assert page.locator('[data-testid="stPageLink-NavLink"]').count() >= len(PAGES), "the sidebar lost its links"
+    assert driver.truncated_link_labels(page) == [], "link labels cut off (label, text px, box px)"
+
+
+def test_a_live_job_redraws_its_ig_map_and_can_be_stopped(server, page, screenshots):
+    from advex.data.paths import available_datasets
+
+    train = require_page("Train")
+    if not available_datasets().get("mnist"):
+        pytest.skip("MNIST is not available to the server (set ADVEX_DATA_DIR; `advex data fetch mnist`)")
+    query = f"train_data=mnist&mode=adv&protocol=live&train_eps=0.3&steps={LIVE_STEPS}"
+    driver.open_page(page, server.url(train.url_path, query), timeout=PAGE_TIMEOUT)
+    assert page.get_by_text("Estimated training time on this server").count() == 1
+    page.get_by_role("button", name="Start training").click()
+    caption = '[data-testid="stCaptionContainer"]'
+    first = driver.wait_for_text(page, caption, "^IG map of a fixed test image at step", timeout=PAGE_TIMEOUT)
+    first_title = driver.wait_for_text(page, ".annotation-text", r"^step \d+: Gini", timeout=30)
+    shoot(page, screenshots, "train_live_first_map")
+    second = driver.wait_for_text(page, caption, "^IG map of a fixed test image at step", timeout=PAGE_TIMEOUT,
+                                  unlike=first)
+    second_title = driver.wait_for_text(page, ".annotation-text", r"^step \d+: Gini", timeout=30, unlike=first_title)
+    shoot(page, screenshots, "train_live_second_map")
+    step = lambda text: int(re.search(r"at step (\d+)", text).group(1))  # noqa: E731
+    assert step(second) > step(first), (first, second)
+    assert second_title != first_title  # the map's own title (its step and Gini) was redrawn
+    page.get_by_role("button", name="Stop").click()
+    # The job stops after its current step, then evaluates and saves the model so far (stopped_early in its card).
+    driver.wait_for_text(page, '[data-testid="stProgress"]', "stopping|evaluating|accuracy at eps|attributions|stopped",
+                         timeout=60)
+    assert driver.page_problems(page) == []
