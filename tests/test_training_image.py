@@ -10,7 +10,8 @@ import torch
 from conftest import require_dataset
 
 from advex.errors import AdvexError
-from advex.evaluation.accuracy import clean_accuracy, pgd_accuracy
+from advex.evaluation.accuracy import clean_accuracy
+from advex.evaluation.robustness import robust_accuracy
 from advex.training.image import (
     get_protocol,
     l1_penalty,
@@ -129,8 +130,8 @@ def test_evaluation_helpers_agree_at_zero_eps_and_keep_the_mode():
     model, _ = train_image_model("mnist", "natural", protocol="paper", steps=3, data=data, device="cpu", progress=False)
     model.train()
     clean = clean_accuracy(model, data.X_test, data.y_test)
-    assert pgd_accuracy(model, data.X_test, data.y_test, eps=0.0, steps=0, step_size=0.0) == clean
-    assert pgd_accuracy(model, data.X_test, data.y_test, eps=0.3, steps=5, step_size=0.1) <= clean
+    robust = robust_accuracy(model, data.X_test, data.y_test, 0.3, "pgd", steps=5, step_size=0.1)
+    assert robust.accuracy <= clean
     assert model.training
 
 
