@@ -11,6 +11,7 @@ from advex.attribution.closed_form import closed_form_ig
 from advex.attribution.deep_shap import deep_shap, default_background, expected_value
 from advex.attribution.integrated_gradients import class_probability
 from advex.attribution.outputs import ClassProbability
+from advex.errors import AdvexError
 from advex.models.linear import LogisticRegression
 
 
@@ -119,10 +120,10 @@ def test_default_background_is_seeded_and_without_replacement():
 
 def test_deep_shap_rejects_bad_targets():
     model = LogisticRegression(3)
-    with pytest.raises(ValueError, match="0..1"):
+    with pytest.raises(AdvexError, match="0..1"):
         deep_shap(model, torch.randn(2, 3), torch.tensor([0, 2]), torch.zeros(1, 3))
-    with pytest.raises(ValueError, match="entries"):
-        deep_shap(model, torch.randn(2, 3), torch.tensor([0]), torch.zeros(1, 3))
+    with pytest.raises(AdvexError, match="entries"):
+        deep_shap(model, torch.randn(2, 3), torch.tensor([0, 1, 0]), torch.zeros(1, 3))
 
 
 def test_deep_shap_leaves_the_model_untouched_and_works_under_no_grad():
@@ -133,3 +134,15 @@ def test_deep_shap_leaves_the_model_untouched_and_works_under_no_grad():
         torch.testing.assert_close(deep_shap(model, x, 1, background), expected)
     assert all(not m._forward_hooks and not m._backward_hooks for m in model.modules())
     assert not any(hasattr(m, "x") or hasattr(m, "y") for m in model.modules())
+
+
+def test_deep_shap_takes_numpy_a_single_example_and_explains_the_logit():
+    model = confident_cnn(seed=6)
+    x, background = torch.rand(2, 1, 28, 28), torch.rand(4, 1, 28, 28)
+    batch = deep_shap(model, x, 3, background, output="logit")
+    single = deep_shap(model, x[0].numpy(), np.int32(3), background.numpy(), output="logit")
+    assert isinstance(single, np.ndarray) and single.dtype == np.float32 and single.shape == (1, 28, 28)
+    np.testing.assert_allclose(single, batch[0].numpy(), atol=1e-7, rtol=1e-5)
+    logit_change = (model(x)[:, 3] - model(background)[:, 3].mean()).detach()
+    torch.testing.assert_close(batch.reshape(2, -1).sum(1), logit_change, atol=1e-4, rtol=1e-5)
+    assert expected_value(model, background, 3, output="logit") == pytest.approx(float(model(background)[:, 3].mean().detach()), rel=1e-6)

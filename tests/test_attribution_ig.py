@@ -9,6 +9,7 @@ from scipy.special import expit
 from advex.attribution.closed_form import closed_form_ig
 from advex.attribution.integrated_gradients import class_probability, completeness_gap, integrated_gradients
 from advex.attribution.outputs import ProbabilityOutput
+from advex.errors import AdvexError
 from advex.models.linear import LogisticRegression
 
 
@@ -82,5 +83,39 @@ def test_ig_explains_only_the_given_class_per_example():
 
 
 def test_ig_rejects_a_target_of_the_wrong_length():
-    with pytest.raises(ValueError, match="one class per example"):
+    with pytest.raises(AdvexError, match="one class per example"):
         integrated_gradients(_logistic(), torch.randn(3, 6), torch.tensor([1, 0]))
+
+
+def test_lower_level_functions_take_numpy_single_examples_and_any_target_type():
+    model = confident_cnn(seed=4)
+    x = torch.rand(2, 1, 28, 28)
+    expected = integrated_gradients(model, x, torch.tensor([5, 5]), n_steps=16)
+    single = integrated_gradients(model, x[1].numpy(), np.int64(5), n_steps=16)
+    assert isinstance(single, np.ndarray) and single.dtype == np.float32 and single.shape == (1, 28, 28)
+    np.testing.assert_allclose(single, expected[1].numpy(), atol=1e-6, rtol=1e-4)
+    torch.testing.assert_close(integrated_gradients(model, x, 5, n_steps=16, internal_batch_size=7), expected)
+    probability = class_probability(model, x.numpy(), torch.tensor(5))
+    assert isinstance(probability, np.ndarray) and probability.shape == (2,)
+    np.testing.assert_allclose(probability, torch.softmax(model(x), 1)[:, 5].detach().numpy(), rtol=1e-5)
+    gap = completeness_gap(model, x[0].numpy(), expected[0].numpy(), 5)
+    assert isinstance(gap, np.ndarray) and gap.shape == ()
+    w = np.array([1.0, -2.0, 0.5])
+    closed = closed_form_ig(torch.tensor(w), torch.ones(3, dtype=torch.float64))
+    torch.testing.assert_close(closed, torch.from_numpy(closed_form_ig(w, np.ones(3))))
+
+
+def test_integrated_gradients_leaves_a_training_model_in_training_mode():
+    model = confident_cnn(seed=5).train()
+    integrated_gradients(model, torch.rand(1, 1, 28, 28), 0, n_steps=4)
+    class_probability(model, torch.rand(1, 1, 28, 28), 0)
+    assert model.training and all(module.training for module in model.modules())
+
+
+def test_closed_form_rejects_mismatched_shapes_and_nan():
+    with pytest.raises(AdvexError, match="w has 3 entries"):
+        closed_form_ig(np.ones(3), np.ones((2, 4)))
+    with pytest.raises(AdvexError, match="NaN"):
+        closed_form_ig(np.ones(3), np.array([1.0, np.nan, 0.0]))
+    with pytest.raises(AdvexError, match="baseline"):
+        closed_form_ig(np.ones(3), np.ones((2, 3)), baseline=np.ones(2))

@@ -1,89 +1,120 @@
-"""DeepSHAP attributions of one class's predicted probability, via shap's DeepExplainer.
+"""DeepSHAP (Lundberg & Lee, 2017) of one class's probability or logit, with shap's DeepLIFT rules.
 
-DeepSHAP (Lundberg & Lee, 2017) averages DeepLIFT attributions over a background sample; the
-attributions of an example sum to F(x) - mean_b F(b) (shap's additivity check verifies this).
-Only the asked-for class is explained (the true class for images, J.4): examples are grouped by
-target and each group is explained through the single-output ``ClassProbability(model, k)``.
+DeepSHAP averages DeepLIFT (rescale rule) attributions over references u; those of x sum to
+F(x) - mean_u F(u) (summation-to-delta, the analogue of IG's completeness). Only the asked-for class
+is explained (the true class for images, J.4), through :class:`ClassOutput`.
 
-Background sample (``default_background``): 100 training examples drawn uniformly without
-replacement with a fixed seed (for images: training images; for tabular data: training rows).
+Speed: shap's ``DeepExplainer`` runs one forward/backward pass per example on [x tiled |B| times; B].
+Here every (input, reference) pair is a row of one joint batch [inputs; their references], and the
+pairs of many inputs, of any classes (the class is picked per row), share one pass. The rules are
+shap's own module hooks (``deep_pytorch.add_interim_values`` / ``deeplift_grad``), which read the
+first half of a batch as inputs and the second half as their references: per-input references
+(``blur``, ``uniform``) cost the same as one shared reference. The tests compare the result with
+``shap.DeepExplainer`` on fixed references: shap stays the reference implementation.
 """
 
 from __future__ import annotations
 
-import copy
-
-import numpy as np
-import shap
 import torch
 from shap.explainers._deep import deep_pytorch
 from torch import nn
 
-from advex.attribution.outputs import ClassProbability, Exp, Reciprocal, is_binary_output
+from advex.attribution.arguments import as_batch, as_targets, as_tensor, eval_model, private_copy
+from advex.attribution.completeness import completeness_delta
+from advex.attribution.outputs import ClassOutput, Exp, Reciprocal
+from advex.attribution.references import Reference, train_sample
+from advex.errors import AdvexError
+from advex.vocabulary import PAPER_OUTPUT, TRAIN_SAMPLE_SIZE
 
 # shap's PyTorch explainer looks up its DeepLIFT rule by module class name; Exp and Reciprocal
 # are elementwise non-linearities, so they take its rescale rule like nn.Sigmoid does.
 for _module in (Exp, Reciprocal):
     deep_pytorch.op_handler.setdefault(_module.__name__, deep_pytorch.nonlinear_1d)
 
-
-def default_background(X_train: torch.Tensor | np.ndarray, n: int = 100, seed: int = 0) -> torch.Tensor:
-    """``n`` rows of ``X_train`` drawn uniformly without replacement (all of them if fewer), seeded."""
-    X_train = torch.as_tensor(X_train, dtype=torch.float32)
-    if len(X_train) == 0:
-        raise ValueError("the background needs at least one training example; X_train is empty")
-    rng = np.random.default_rng(seed)
-    index = np.sort(rng.choice(len(X_train), size=min(n, len(X_train)), replace=False))
-    return X_train[torch.as_tensor(index)]
+PAIRS_PER_PASS = 100  # (input, reference) pairs per forward/backward pass: 200 rows, the CPU's sweet spot
+ADDITIVITY_TOLERANCE = 1e-2  # shap's own tolerance (deep_utils._check_additivity)
 
 
-def _n_classes(model: nn.Module, probe: torch.Tensor) -> int:
-    with torch.no_grad():
-        logits = model(probe[:1])
-    return 2 if is_binary_output(logits) else int(logits.shape[1])
+def default_background(X_train, n: int = TRAIN_SAMPLE_SIZE, seed: int = 0) -> torch.Tensor:
+    """DeepSHAP's usual background: the ``train-sample`` reference (:func:`references.train_sample`)."""
+    return train_sample(X_train, n, seed)
+
+
+def deeplift_shap_rules(
+    model: nn.Module,
+    X: torch.Tensor,
+    targets: torch.Tensor,
+    reference: Reference,
+    output: str = PAPER_OUTPUT,
+    pairs_per_pass: int = PAIRS_PER_PASS,
+    check_additivity: bool = True,
+) -> torch.Tensor:
+    """DeepSHAP of checked tensors: mean over each input's references of shap's DeepLIFT, shape of ``X``.
+
+    ``model`` must be a private copy (hooks and tensors are attached to its modules while this runs).
+    With ``check_additivity`` an AdvexError is raised where |sum - (F(x) - mean F(u))| exceeds shap's 1e-2.
+    """
+    explained = ClassOutput(model, output)
+    leaves = [module for module in explained.modules() if not list(module.children())]
+    handles = [hook for module in leaves for hook in (module.register_forward_hook(deep_pytorch.add_interim_values),
+                                                      module.register_full_backward_hook(deep_pytorch.deeplift_grad))]
+
+    def pair_pass(x: torch.Tensor, u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        joint = torch.cat([x, u]).requires_grad_(True)
+        with torch.enable_grad():
+            (gradient,) = torch.autograd.grad(explained(joint, torch.cat([t, t])).sum(), joint)
+        return gradient[: len(x)] * (x - u)
+
+    try:
+        attributions = reference.average(pair_pass, X, targets, pairs_per_pass)
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module in leaves:  # the tensors shap's forward hook leaves on each module
+            for name in ("x", "y"):
+                if hasattr(module, name):
+                    delattr(module, name)
+    if check_additivity and len(X):
+        gap = completeness_delta(model, X, attributions, targets, reference, output).abs().max()
+        if gap > ADDITIVITY_TOLERANCE:
+            raise AdvexError(f"DeepSHAP attributions miss F(x) - F(reference) by {float(gap):.3g} (> {ADDITIVITY_TOLERANCE}): "
+                             "an operator of the model has no DeepLIFT rule (use each non-linearity as its own module, once)")
+    return attributions
 
 
 def deep_shap(
     model: nn.Module,
-    inputs: torch.Tensor,
-    target: torch.Tensor | int,
-    background: torch.Tensor,
+    inputs,
+    target,
+    background,
     check_additivity: bool = True,
-) -> torch.Tensor:
-    """DeepSHAP of the predicted probability of class ``target`` per example, same shape as ``inputs``.
+    *,
+    output: str = PAPER_OUTPUT,
+    pairs_per_pass: int = PAIRS_PER_PASS,
+):
+    """DeepSHAP of class ``target``'s ``output`` (probability, J.1; or logit) per example, shaped like ``inputs``.
 
-    ``background`` (B, ...) is the reference sample; the attributions of x sum to
-    F(x) - mean_b F(b) with F the class-``target`` probability. ``check_additivity`` keeps shap's
-    check of that identity on (it raises if an operator was not handled).
+    ``background`` (B, ...) is the reference set shared by all inputs; the attributions of x sum to
+    F(x) - mean_b F(b). numpy in, float32 numpy out; a single example without the batch axis works.
+    ``check_additivity`` checks that identity (it fails when an operator has no DeepLIFT rule).
     """
-    # shap hooks every module while it runs: a private copy keeps the caller's model (and any other
-    # thread using it) free of those hooks.
-    model = copy.deepcopy(model).eval()
-    inputs = inputs.detach()
-    background = background.detach().to(inputs.device, inputs.dtype)
-    targets = (
-        torch.full((len(inputs),), target, dtype=torch.long)
-        if isinstance(target, int)
-        else torch.as_tensor(target).long().reshape(-1).cpu()
-    )
-    if targets.numel() != len(inputs):
-        raise ValueError(f"target has {targets.numel()} entries but inputs have {len(inputs)} examples")
-    n_classes = _n_classes(model, inputs)
-    if targets.numel() and (targets.min() < 0 or targets.max() >= n_classes):
-        raise ValueError(f"target classes must lie in 0..{n_classes - 1}; got {targets.unique().tolist()}")
-    attributions = torch.zeros_like(inputs)
-    for k in targets.unique().tolist():
-        rows = (targets == k).nonzero()[:, 0]
-        with torch.enable_grad():
-            explainer = shap.DeepExplainer(ClassProbability(model, k), background)
-            values = explainer.shap_values(inputs[rows.to(inputs.device)], check_additivity=check_additivity)
-        attributions[rows.to(inputs.device)] = torch.as_tensor(
-            np.asarray(values).reshape(inputs[rows].shape), dtype=inputs.dtype, device=inputs.device
-        )
-    return attributions
+    copy = private_copy(model)
+    batch = as_batch(copy, inputs)
+    targets = as_targets(target, copy, batch.X)
+    values = as_tensor(background, "background", "pass reference examples shaped (B, ...) like the inputs")
+    if values.ndim == batch.X.ndim - 1:
+        values = values[None]
+    if tuple(values.shape[1:]) != tuple(batch.X.shape[1:]) or len(values) == 0:
+        raise AdvexError(f"background has shape {tuple(values.shape)}; pass B >= 1 reference examples shaped "
+                         f"(B, {', '.join(map(str, batch.X.shape[1:]))}) like the inputs")
+    reference = Reference("background", values.to(batch.X.device, batch.X.dtype), per_input=False)
+    attributions = deeplift_shap_rules(copy, batch.X, targets, reference, output, pairs_per_pass, check_additivity)
+    return batch.restore(attributions)
 
 
-def expected_value(model: nn.Module, background: torch.Tensor, target: int) -> float:
-    """mean_b F(b): the background's mean probability of class ``target`` (DeepSHAP's reference output)."""
+def expected_value(model: nn.Module, background, target: int, output: str = PAPER_OUTPUT) -> float:
+    """mean_b F(b): the background's mean ``output`` of class ``target`` (DeepSHAP's reference output)."""
+    model = eval_model(model)
+    values = as_batch(model, background, "background").X
     with torch.no_grad():
-        return float(ClassProbability(model, target).eval()(background).mean())
+        return float(ClassOutput(model, output, int(target))(values).mean())

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from advex.attribution import completeness_gaps, explain
+from advex.attribution import Explainer
 from advex.evaluation.images import EvalImages
 from advex.metrics.gini import gini
 from advex.vocabulary import IG_STEPS, PAPER_OUTPUT, PAPER_REFERENCE, TRAIN_SAMPLE_SIZE
@@ -90,19 +90,21 @@ def pointwise_gini(
     ginis: dict[str, list[np.ndarray]] = {method: [] for method in plan.methods}
     gaps, changes = [], []
     device = next(model.parameters()).device
+    explainers = {method: Explainer(model, method, plan.reference, plan.output, X_train=images.X_train,
+                                    n_steps=plan.n_steps, k=plan.k, seed=plan.seed) for method in plan.methods}
     for start in range(0, len(indices), chunk):
         rows = indices[start : start + chunk]
         X = torch.as_tensor(images.X[rows], device=device)
         y = torch.as_tensor(images.y[rows], device=device)
-        for method in plan.methods:
-            maps = explain(model, X, y, method=method, reference=plan.reference, output=plan.output,
-                           X_train=images.X_train, n_steps=plan.n_steps, k=plan.k, seed=plan.seed)
+        for method, explainer in explainers.items():
+            if method == "ig":  # completeness: delta = sum_i IG_i - (F(x) - F(reference)), eq. 13
+                maps, delta = explainer.attribute(X, y, return_delta=True)
+                delta = delta.detach().cpu().numpy().astype(np.float64)
+                gaps.append(np.abs(delta))
+                changes.append(maps.detach().reshape(len(rows), -1).sum(dim=1).cpu().numpy() - delta)
+            else:
+                maps = explainer.attribute(X, y)
             ginis[method].append(np.asarray(gini(maps.detach().cpu().numpy()), dtype=np.float64))
-            if method == "ig":
-                gap, change = completeness_gaps(model, X, maps, y, reference=plan.reference, output=plan.output,
-                                                X_train=images.X_train, k=plan.k, seed=plan.seed)
-                gaps.append(gap)
-                changes.append(change)
         if progress is not None:
             progress(f"attributions {min(start + chunk, len(indices))}/{len(indices)}")
     empty = np.zeros(0)
