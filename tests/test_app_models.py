@@ -45,4 +45,4 @@ def test_user_models_appear_beside_the_zoo(tiny_zoo, tmp_path):
 def test_image_pool_falls_back_to_the_zoo_sample(tiny_zoo):
     images = models.eval_images("mnist")
     assert images.pool == "zoo sample"
-    assert images.X.shape[1:] == (1, 28, 28) and len(images.background) == 100
+    assert images.X.shape[1:] == (1, 28, 28) and len(images.X_train) == 100
