@@ -14,7 +14,8 @@ st.title("Saliency maps")
 st.markdown(
     "The same image explained by a **natural**, an **l1-regularized** and an **l_inf(eps)-adversarially trained** "
     "network. The adversarial model's map is much sparser (higher Gini index, eq. I.67) at little cost in "
-    "accuracy (Figure 1, Figures J.6-J.10). Models come from the zoo and from the *Train a model* page."
+    "accuracy (Figure 1, Figures J.6-J.10). Models come from the zoo and from the *Train a model* page. Besides the "
+    "paper's IG and DeepSHAP, five more explainers can be chosen; *Beyond the paper* compares them all."
 )
 
 state = None
@@ -48,8 +49,8 @@ if state is not None and state.images is not None:
         fig = saliency_grid(grid.images, grid.columns, grid.maps, grid.titles, grid.row_titles, signed, overlay, masks)
         fig = style(fig, presenting)
         fig.update_layout(legend=None, margin={"l": 10, "r": 10, "t": 80, "b": 10})
-        show_figure(fig, f"saliency_{state.dataset}_{state.method}_eps{state.eps:g}", key="saliency")
-        table_download(grid.table, f"saliency_{state.dataset}_{state.method}_eps{state.eps:g}", key="saliency")
+        show_figure(fig, f"saliency_{state.dataset}_{state.method}_{state.reference}_eps{state.eps:g}", key="saliency")
+        table_download(grid.table, f"saliency_{state.dataset}_{state.method}_{state.reference}_eps{state.eps:g}", key="saliency")
 
 if state is not None:
     dataset_credit(state.dataset)

@@ -4,6 +4,7 @@ formats (IDX, CIFAR-10 pickles), a tiny model zoo, confident random CNNs and the
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import pickle
 import struct
@@ -14,6 +15,7 @@ import pytest
 import torch
 
 from advex.models.cnn import MadryCNN
+from advex.vocabulary import OUTPUTS, PAPER_OUTPUT, PAPER_REFERENCE, REFERENCES, table1_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP = str(REPO_ROOT / "app.py")
@@ -131,17 +133,20 @@ def tiny_model(seed: int) -> MadryCNN:
 def build_tiny_zoo(root: Path, dataset: str = "mnist", n_images: int = 200) -> Path:
     """A zoo folder with four tiny models (``save_model`` + card) and a sample of ``n_images`` seeded random 'digits'."""
     from advex.models.io import save_model
-    from advex.zoo import ZooEntry, write_sample
+    from advex.vocabulary import Setting
+    from advex.zoo.build import write_sample
 
     rng = np.random.default_rng(0)
     X = (rng.random((n_images, 1, 28, 28)) ** 3).astype(np.float32)
     y = np.arange(n_images) % 10
     write_sample(dataset, X, y, root)
     for seed, (mode, eps, lam) in enumerate(TINY_ENTRIES):
-        name = ZooEntry(mode, eps=eps, lam=lam).name
+        name = Setting(mode, eps=eps, lam=lam).name
         card = {"name": name, "dataset": dataset, "mode": mode, "eps": eps, "lam": lam, "protocol": "test",
-                "steps": 0, "clean_accuracy": 0.1 + 0.01 * seed, "robust_accuracy": [{"eps": 0.3, "accuracy": 0.01 * seed}],
-                "gini": {"ig": 0.5 + 0.05 * seed, "shap": 0.5 + 0.04 * seed}}
+                "steps": 0, "clean_accuracy": 0.1 + 0.01 * seed,
+                "robust_accuracy": [{"attack": "pgd", "eps": 0.3, "accuracy": 0.01 * seed, "n_images": n_images}],
+                "gini": {"ig": 0.5 + 0.05 * seed, "deepshap": 0.5 + 0.04 * seed, "reference": "black",
+                         "output": "probability", "n_images": n_images}}
         save_model(tiny_model(seed), root / dataset / name, card)
     return root
 
@@ -178,3 +183,43 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "browser" in item.keywords:
             item.add_marker(skip)
+
+
+# ---------------------------------------------------------------- ablation results and user models
+
+
+def synthetic_rows(dataset: str = "mnist", seed: int = 0, n_images: int = 20) -> list[dict]:
+    """`advex ablate` rows for every attribution, reference and output; dG = G(model) - G(n) as in run_ablation."""
+    rng = np.random.default_rng(seed)
+    settings = table1_settings(dataset)
+    rows = []
+    for attr in ("IG", "SHAP"):
+        for reference in REFERENCES:
+            for output in OUTPUTS:
+                ginis = {"n": float(rng.uniform(0.5, 0.8))}
+                ginis["l"] = ginis["n"] + float(rng.normal(0.01, 0.02))
+                ginis["a"] = ginis["n"] + float(rng.normal(0.03, 0.03))
+                for key, setting in settings.items():
+                    natural = key == "n"
+                    rows.append({
+                        "dataset": dataset, "attr": attr, "reference": reference, "output": output, "model": key,
+                        "eps": setting.eps, "lam": setting.lam, "mean_gini": ginis[key], "mean_gini_ci95": 0.01,
+                        "dG": None if natural else ginis[key] - ginis["n"],
+                        "dG_ci95": None if natural else float(rng.uniform(0.001, 0.02)), "n_images": n_images,
+                        "seconds": 0.0, "pool": "zoo sample",
+                        "paper_choice": reference == PAPER_REFERENCE and output == PAPER_OUTPUT})
+    return rows
+
+
+def write_rows(path, rows) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows))
+
+
+def save_user_model(name: str, mode: str, eps: float, lam: float, robust: list[dict], gini: dict) -> None:
+    from advex.models.io import save_model
+    from advex.zoo.catalogue import user_models_dir
+
+    card = {"name": name, "dataset": "mnist", "mode": mode, "eps": eps, "lam": lam, "protocol": "live", "steps": 5,
+            "clean_accuracy": 0.5, "robust_accuracy": robust, "gini": gini, "trained_in": "dashboard"}
+    save_model(tiny_model(9), user_models_dir() / "mnist" / name, card)

@@ -15,7 +15,7 @@ from conftest import build_tiny_zoo, save_user_model, synthetic_rows, write_rows
 from advex.dashboard import conclusion, models, tradeoffs
 from advex.errors import AdvexError
 from advex.evaluation.report import card_mean_gini, card_robust_accuracy
-from advex.experiments.ablation import verdict
+from advex.metrics.sparseness import verdict
 from advex.vocabulary import OUTPUTS, PAPER_OUTPUT, PAPER_REFERENCE, REFERENCES
 
 

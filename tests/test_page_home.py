@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = {"pages/1_Tabular_explorer.py", "pages/2_Saliency_maps.py", "pages/3_Train_a_model.py",
-         "pages/4_Trade-offs.py", "pages/5_Theory.py", "pages/6_Stability.py"}
+         "pages/4_Trade-offs.py", "pages/5_Theory.py", "pages/6_Stability.py", "pages/7_Beyond_the_paper.py"}
 
 
 def test_home_links_every_view_and_lists_models(tmp_path, monkeypatch):

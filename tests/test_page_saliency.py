@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import open_app_page, tiny_model
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -120,3 +121,32 @@ def test_no_models_explains_how_to_get_them(tmp_path, monkeypatch):
     at = open_page()
     assert not at.exception
     assert any("advex zoo build" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("value", ["Saliency", "InputXGradient", "SmoothGrad", "GradientSHAP", "DeepLIFT"])
+def test_every_explainer_from_the_link_shows_the_library_s_gini(tiny_zoo, value):
+    """The Beyond-the-paper page links here with ?method=<value>; the page's Gini is that of advex.explain's map."""
+    from advex.attribution import explain
+    from advex.dashboard.saliency import METHOD_NAMES
+    from advex.metrics.gini import gini
+    from advex.zoo.catalogue import load_eval_images, load_zoo_model
+
+    at = open_page(method=value, image=3)
+    assert not at.exception and not at.error
+    assert at.selectbox(key="method").value == value
+    pool = load_eval_images("mnist")
+    model, _ = load_zoo_model("mnist", "natural")
+    maps = explain(model, pool.X[3:4], pool.y[3:4], method=METHOD_NAMES[value])
+    assert ginis(at)["Gini, natural"] == pytest.approx(float(gini(maps)[0]), abs=5e-4)  # the metric shows 3 decimals
+    table = at.get("plotly_chart")
+    assert len(table) == 1
+
+
+def test_the_paper_s_link_values_still_work_and_a_wrong_one_is_a_warning(tiny_zoo):
+    for value in ("IG", "SHAP"):
+        at = open_page(method=value)
+        assert not at.exception and not at.error and at.selectbox(key="method").value == value
+    at = open_page(method="LIME")
+    assert not at.exception
+    assert any("`method` was ignored" in w.value for w in at.warning)
+    assert at.selectbox(key="method").value == "IG"

@@ -11,12 +11,13 @@ import importlib
 import sys
 
 import typer
+from typer.exceptions import TyperException
 
 from advex.errors import AdvexError
 
-COMMAND_MODULES: list[str] = ["table1", "train", "data", "theory", "evaluate", "zoo", "figures"]
+COMMAND_MODULES: list[str] = ["table1", "ablate", "train", "data", "theory", "evaluate", "zoo", "sweep", "beyond", "figures"]
 # Options that take several space-separated values (``--datasets mushroom spambase``).
-MULTI_VALUE_OPTIONS = {"--datasets"}
+MULTI_VALUE_OPTIONS = {"--datasets", "--methods", "--references", "--outputs", "--attack", "--measures", "--ground-truth-eps"}
 
 app = typer.Typer(
     name="advex",
@@ -47,10 +48,22 @@ def expand_multi_value_options(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: click reports usage errors; AdvexError becomes one red line, exit status 2."""
+    """Console entry point: a usage error or an AdvexError becomes one red line and exit status 2, never a traceback."""
     args = expand_multi_value_options(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=args, prog_name="advex")
+        status = app(args=args, prog_name="advex", standalone_mode=False)
+    except TyperException as err:  # click's usage errors (typer vendors click)
+        ctx = getattr(err, "ctx", None)
+        command = ctx.command_path.partition(" ")[2] if ctx is not None else ""
+        hint = f" (see `advex {command} --help`)".replace("  ", " ") if ctx is not None else " (see `advex --help`)"
+        message = " ".join((err.format_message() if hasattr(err, "format_message") else str(err)).split())
+        typer.secho(f"error: {message}{hint}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
     except AdvexError as err:
         typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
         sys.exit(2)
+    except (KeyboardInterrupt, typer.Abort):
+        typer.secho("interrupted: files written so far are complete; run the command again to continue",
+                    fg=typer.colors.YELLOW, err=True)
+        sys.exit(130)
+    sys.exit(status if isinstance(status, int) else 0)

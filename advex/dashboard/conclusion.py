@@ -27,7 +27,7 @@ from advex.dashboard.jobs import Job, JobQueue
 from advex.dashboard.saliency_view import paper_marked
 from advex.errors import AdvexError
 from advex.evaluation.attributions import TABLE1_LABELS
-from advex.experiments.ablation import verdict
+from advex.metrics.sparseness import verdict
 from advex.vocabulary import (
     DATASET_TITLES,
     IMAGE_DATASETS,

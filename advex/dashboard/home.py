@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from advex.dashboard.layout import how_to_get
-from advex.dashboard.navigation import SALIENCY, STABILITY, TABULAR, THEORY, TRADEOFFS, TRAIN, DashboardPage
+from advex.dashboard.navigation import BEYOND, SALIENCY, STABILITY, TABULAR, THEORY, TRADEOFFS, TRAIN, DashboardPage
 from advex.data.paths import available_datasets
 from advex.data.registry import DATASETS
 
@@ -45,6 +45,12 @@ CLAIMS = (
         "in an l_inf(eps) ball (eqs. 16-17) is exactly adversarial training for 1-layer networks (Theorem 5.1); "
         "adversarially trained models' explanations also move less under attack.",
         ((THEORY, "Theory"), (STABILITY, "Stability")),
+    ),
+    Claim(
+        "**Beyond the paper: does it depend on the choices?** The reference an attribution is measured against, "
+        "the output it explains, other explainers (Saliency, SmoothGrad, DeepLIFT, ...) and other sparseness "
+        "measures (Hoyer, entropy, ...): where the conclusion holds, and where it does not.",
+        ((TRADEOFFS, "How robust is it?"), (BEYOND, "Beyond the paper")),
     ),
 )
 

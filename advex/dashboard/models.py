@@ -10,39 +10,50 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from torch import nn
 
 from advex.dashboard.cache import SharedLRU
-from advex.errors import ModelFileError
-from advex.zoo import PAPER_EPS
-
-MODES = ("natural", "l1", "adv")
-MODEL_LABEL = {"natural": "natural", "l1": "l1-regularized", "adv": "adversarial"}
-KEY_OF_MODE = {"natural": "n", "l1": "l", "adv": "a"}
+from advex.errors import AdvexError, ModelFileError
+from advex.vocabulary import Setting, paper_settings
 
 MODELS: SharedLRU[nn.Module] = SharedLRU(max_entries=12)  # MadryCNN ~13 MB each
 
 
-def cards(dataset: str | None = None) -> list[dict]:
-    """Cards of the zoo's and the user's models (``advex.zoo.list_models``), newest listing every call."""
-    from advex.zoo import list_models
+CARD_LISTS: SharedLRU[list[dict]] = SharedLRU(max_entries=8)
 
-    return list_models(dataset)
+
+def _folder_signature() -> tuple:
+    """Every card file of the zoo and the user folder with its size and modification time (a cheap directory scan)."""
+    from advex.models.io import CARD_SUFFIX
+    from advex.zoo.catalogue import user_models_dir, zoo_dir
+
+    found = []
+    for root in (zoo_dir(), user_models_dir()):
+        for path in sorted(root.glob(f"*/*{CARD_SUFFIX}")) if root.is_dir() else []:
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            found.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(found)
+
+
+def cards(dataset: str | None = None) -> list[dict]:
+    """Cards of the zoo's and the user's models (``advex.zoo.list_models``): read again only when a card file changed."""
+    from advex.zoo.catalogue import list_models
+
+    listed = CARD_LISTS.get_or_compute(_folder_signature(), lambda: list_models())
+    return [dict(card) for card in listed if dataset is None or card.get("dataset") == dataset]
 
 
 def broken_cards() -> list[str]:
     """Messages for model cards in the zoo or the user folder that cannot be read (the listing skips them)."""
-    from advex.models.io import CARD_SUFFIX, read_card
-    from advex.zoo import user_models_dir, zoo_dir
+    from advex.zoo.catalogue import list_models
 
-    problems = []
-    for root in (zoo_dir(), user_models_dir()):
-        for card_path in sorted(root.glob(f"*/*{CARD_SUFFIX}")) if root.is_dir() else []:
-            try:
-                read_card(card_path.parent / card_path.name[: -len(CARD_SUFFIX)])
-            except ModelFileError as error:
-                problems.append(str(error))
+    problems: list[str] = []
+    list_models(problems=problems)
     return problems
 
 
@@ -111,20 +122,21 @@ def triplet(dataset_cards: list[dict], eps: float, lam: float) -> dict[str, dict
 
 def describe(card: dict) -> str:
     """A short label: mode with its setting and where it comes from."""
-    mode = card.get("mode", "?")
-    setting = {"adv": f" eps={float(card.get('eps') or 0):g}", "l1": f" lambda={float(card.get('lam') or 0):g}"}.get(mode, "")
     source = " (yours)" if card.get("source") == "user" else ""
-    return f"{MODEL_LABEL.get(mode, mode)}{setting}{source}"
+    try:
+        return Setting(card.get("mode"), card.get("eps") or 0.0, card.get("lam") or 0.0).describe() + source
+    except AdvexError:
+        return f"{card.get('mode', '?')}{source}"
 
 
 def _robust_at(card: dict) -> float:
-    """PGD accuracy at the paper's eps for the card's data set (else the first entry)."""
-    robust = card.get("robust_accuracy")
-    if isinstance(robust, list) and robust:
-        paper_eps = PAPER_EPS.get(card.get("dataset"))
-        at_paper = [entry for entry in robust if entry.get("eps") == paper_eps]
-        return float((at_paper or robust)[0].get("accuracy", math.nan))
-    return float(robust) if isinstance(robust, (int, float)) else math.nan
+    """PGD accuracy at the paper's eps for the card's data set, NaN when not measured."""
+    from advex.evaluation.report import card_robust_accuracy
+
+    try:
+        return card_robust_accuracy(card, paper_settings(card.get("dataset")).robust_eps, "pgd")
+    except AdvexError:
+        return math.nan
 
 
 def model_table(dataset: str | None = None) -> pd.DataFrame:
@@ -136,26 +148,31 @@ def model_table(dataset: str | None = None) -> pd.DataFrame:
             "data set": card.get("dataset"), "model": card.get("name"), "mode": card.get("mode"),
             "eps": float(card.get("eps") or 0.0), "lambda": float(card.get("lam") or 0.0),
             "clean accuracy": card.get("clean_accuracy"), "PGD accuracy": _robust_at(card),
-            "mean Gini IG": gini.get("ig"), "mean Gini DeepSHAP": gini.get("shap"),
+            "mean Gini IG": gini.get("ig"), "mean Gini DeepSHAP": gini.get("deepshap"),
             "source": card.get("source"), "protocol": card.get("protocol"), "steps": card.get("steps"),
         })
     return pd.DataFrame(rows)
 
 
 POOL_LIMIT = 1000  # test images offered for picking: enough for every class and its mistakes, cheap to predict
+TRAIN_LIMIT = 5000  # seeded training images kept for the train-sample and mean references (bounded memory)
 IMAGES: SharedLRU = SharedLRU(max_entries=4)
 
 
 def eval_images(dataset: str):
-    """The image pool (first ``POOL_LIMIT`` test images, or the zoo's sample without data) and DeepSHAP background."""
+    """The image pool (first ``POOL_LIMIT`` test images, or the zoo's sample without data) and up to
+    ``TRAIN_LIMIT`` seeded training images for the references that need them."""
     from advex.data.paths import data_search_dirs
-    from advex.experiments.image_eval import load_eval_images
-    from advex.zoo import zoo_dir
+    from advex.zoo.catalogue import load_eval_images, zoo_dir
 
     def compute():
         images = load_eval_images(dataset)
         if len(images.y) > POOL_LIMIT and not len(images.reserved):
             images.X, images.y = images.X[:POOL_LIMIT].copy(), images.y[:POOL_LIMIT].copy()
+        if len(images.X_train) > TRAIN_LIMIT:
+            rows = np.sort(np.random.default_rng(0).choice(len(images.X_train), TRAIN_LIMIT, replace=False))
+            images.X_train = images.X_train[rows]
+            images.train_from = f"{TRAIN_LIMIT} seeded images of {images.train_from}"
         return images
 
     key = (dataset, str(zoo_dir()), tuple(str(p) for p in data_search_dirs()))

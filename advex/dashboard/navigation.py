@@ -32,8 +32,9 @@ TRAIN = DashboardPage("pages/3_Train_a_model.py", "Train a model", ":material/mo
 TRADEOFFS = DashboardPage("pages/4_Trade-offs.py", "Trade-offs", ":material/balance:", "Trade-offs")
 THEORY = DashboardPage("pages/5_Theory.py", "Theory", ":material/functions:", "Theory")
 STABILITY = DashboardPage("pages/6_Stability.py", "Stability", ":material/shield:", "Stability")
+BEYOND = DashboardPage("pages/7_Beyond_the_paper.py", "Beyond the paper", ":material/explore:", "Beyond_the_paper")
 
-PAGES = (HOME, TABULAR, SALIENCY, TRAIN, TRADEOFFS, THEORY, STABILITY)
+PAGES = (HOME, TABULAR, SALIENCY, TRAIN, TRADEOFFS, THEORY, STABILITY, BEYOND)
 
 
 @functools.cache

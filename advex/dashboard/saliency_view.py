@@ -9,11 +9,24 @@ import pandas as pd
 import streamlit as st
 from torch import nn
 
+from advex.attribution.methods import uses_reference
 from advex.dashboard import models, saliency, url_state
 from advex.dashboard.safe import friendly_message
+from advex.data.uploads import UPLOAD_TYPES, image_from_upload
 from advex.errors import AdvexError
+from advex.vocabulary import (
+    MODE_LABELS,
+    MODES,
+    OUTPUT_DESCRIPTIONS,
+    OUTPUTS,
+    PAPER_OUTPUT,
+    PAPER_REFERENCE,
+    REFERENCE_DESCRIPTIONS,
+    REFERENCES,
+)
 
-GALLERY_MAX = {"IG": 16, "SHAP": 8}  # DeepSHAP costs ~1 s per image and model on two CPU cores
+GALLERY_MAX = 16  # images in a gallery, whatever the method (SmoothGrad / GradientSHAP: ~0.1-0.2 s per image and model)
+FAST_METHODS = ("Saliency", "InputXGradient")  # one gradient per image: no progress bar
 SOURCES = ("test image", "gallery", "upload")
 PICKS = ("index", "random", "class", "misclassified")
 
@@ -24,11 +37,13 @@ class ViewState:
 
     dataset: str
     method: str
+    reference: str
+    output: str
     eps: float
     lam: float
     cards: dict[str, dict]
     models: dict[str, nn.Module]
-    pool: object  # advex.experiments.image_eval.EvalImages
+    pool: object  # advex.evaluation.images.EvalImages
     images: np.ndarray | None = None
     targets: np.ndarray | None = None
     row_titles: list[str] = field(default_factory=list)
@@ -59,9 +74,12 @@ def choose_models() -> ViewState | None:
     url_state.check_choice("method", saliency.METHODS)
     top = st.columns([2, 2, 3, 2])
     dataset = top[0].selectbox("Data set", datasets, key="images", bind=url_state.BIND)
-    method = top[1].radio("Attribution", list(saliency.METHODS), horizontal=True, key="method", bind=url_state.BIND,
-                          help="IG: Integrated Gradients, 50 steps, black baseline (eq. 13). SHAP: DeepSHAP, "
-                               "100 training images as background.")
+    method = top[1].selectbox("Attribution", list(saliency.METHODS), key="method", bind=url_state.BIND,
+                              help="IG: Integrated Gradients, 50 steps (eq. 13). SHAP: DeepSHAP (DeepLIFT's rescale rule "
+                                   "averaged over the reference). Beyond the paper: " + "; ".join(
+                                       f"{value}: {label}" for value, label in saliency.METHODS.items()
+                                       if value not in ("IG", "SHAP")) + ".")
+    reference, output = choose_reference()
     cards = models.cards(dataset)
     eps_values = models.setting_values(cards, "adv")
     lam_values = models.setting_values(cards, "l1")
@@ -89,23 +107,44 @@ def choose_models() -> ViewState | None:
         st.warning("No natural model could be loaded for this data set; the comparison needs one.")
     if not loaded:
         return None
-    return ViewState(dataset, method, eps, lam, {m: chosen[m] for m in loaded}, loaded, models.eval_images(dataset))
+    return ViewState(dataset, method, reference, output, eps, lam, {m: chosen[m] for m in loaded}, loaded,
+                     models.eval_images(dataset))
+
+
+def paper_marked(choice: str, paper: str) -> str:
+    """A choice's label, marked when it is the paper's."""
+    return f"{choice} (paper)" if choice == paper else choice
+
+
+def choose_reference() -> tuple[str, str]:
+    """The reference and the output explained, the paper's choices marked (App. J.1: black, probability)."""
+    url_state.check_choice("reference", REFERENCES)
+    url_state.check_choice("output", OUTPUTS)
+    left, right = st.columns(2)
+    reference = left.selectbox("Reference", REFERENCES, key="reference", bind=url_state.BIND,
+                               format_func=lambda r: paper_marked(r, PAPER_REFERENCE),
+                               help="What the attribution is measured against: " + "; ".join(
+                                   f"{r}: {text}" for r, text in REFERENCE_DESCRIPTIONS.items()))
+    output = right.radio("Output explained", OUTPUTS, horizontal=True, key="output", bind=url_state.BIND,
+                         format_func=lambda o: paper_marked(o, PAPER_OUTPUT),
+                         help="; ".join(f"{o}: {text}" for o, text in OUTPUT_DESCRIPTIONS.items()))
+    return reference, output
 
 
 def choose_exact(cards: list[dict], chosen: dict[str, dict], eps: float, lam: float) -> dict[str, dict]:
     """An expander to swap in any model of each mode (e.g. one you trained); defaults to ``chosen``."""
     with st.expander("Choose the exact models (zoo or yours)"):
-        columns = st.columns(len(models.MODES))
-        for column, mode in zip(columns, models.MODES):
+        columns = st.columns(len(MODES))
+        for column, mode in zip(columns, MODES):
             options = models.by_mode(cards, mode)
             if not options:
-                column.caption(f"no {models.MODEL_LABEL[mode]} model")
+                column.caption(f"no {MODE_LABELS[mode]} model")
                 continue
             by_label = {f"{models.describe(card)}: {card['name']}": card for card in options}
             labels = list(by_label)
             default = next((i for i, c in enumerate(options) if mode in chosen and c["stem"] == chosen[mode]["stem"]), 0)
             # keyed by the slider settings, so moving eps / lambda picks that setting's model again
-            label = column.selectbox(models.MODEL_LABEL[mode], labels, index=default, key=f"exact-{mode}-{eps:g}-{lam:g}")
+            label = column.selectbox(MODE_LABELS[mode], labels, index=default, key=f"exact-{mode}-{eps:g}-{lam:g}")
             chosen[mode] = by_label[label]
     return chosen
 
@@ -143,7 +182,7 @@ def _pick_test_image(state: ViewState) -> None:
             st.info("Every model classifies every image of the pool correctly.")
         else:
             def describe(index: int) -> str:
-                says = ", ".join(f"{models.MODEL_LABEL[m]} says {names[p[index]]}" for m, p in predicted.items())
+                says = ", ".join(f"{MODE_LABELS[m]} says {names[p[index]]}" for m, p in predicted.items())
                 return f"#{index}: true {names[pool.y[index]]}; {says}"
 
             st.selectbox(f"{wrong.size} images that a model gets wrong", wrong.tolist(), format_func=describe,
@@ -157,7 +196,7 @@ def _pick_test_image(state: ViewState) -> None:
 
 def _pick_gallery(state: ViewState) -> None:
     pool = state.pool
-    limit = GALLERY_MAX[state.method]
+    limit = GALLERY_MAX
     url_state.check_int("n", 2, limit)
     columns = st.columns(2)
     count = columns[0].slider("images", 2, limit, min(6, limit), key="n", bind=url_state.BIND)
@@ -171,7 +210,7 @@ def _pick_gallery(state: ViewState) -> None:
 
 def _pick_upload(state: ViewState) -> None:
     channels, size = state.pool.X.shape[1], state.pool.X.shape[2]
-    upload = st.file_uploader("Upload a PNG or JPEG", type=list(saliency.UPLOAD_TYPES), key="upload")
+    upload = st.file_uploader("Upload a PNG or JPEG", type=list(UPLOAD_TYPES), key="upload")
     if upload is None:
         st.caption(f"It is converted to the models' input: {size}x{size}, "
                    f"{'grey-scale' if channels == 1 else 'colour'}, pixels in [0, 1].")
@@ -180,13 +219,13 @@ def _pick_upload(state: ViewState) -> None:
                              key="invert")
     invert = {"auto": None, "yes": True, "no": False}[invert_choice]
     try:
-        image, inverted = saliency.image_from_upload(upload.getvalue(), channels, size, invert)
+        image, inverted = image_from_upload(upload.getvalue(), channels, size, invert)
     except AdvexError as error:
         st.error(str(error), icon=":material/broken_image:")
         return
     natural = state.models.get("natural") or next(iter(state.models.values()))
     names = _class_names(state)
-    suggested = saliency.explain(natural, image[None], np.zeros(1, dtype=np.int64), "IG")[0].predicted
+    suggested = int(saliency.predictions(("upload", saliency.image_digest(image)), natural, image[None])[0])
     preview, choice = st.columns([1, 3])
     preview.image(np.transpose(image, (1, 2, 0)) if channels == 3 else image[0], clamp=True,
                   caption=f"model input{' (inverted)' if inverted else ''}", width=140)
@@ -211,23 +250,25 @@ def compute_grid(state: ViewState) -> Grid:
     results = {}
     for step, mode in enumerate(modes):
         key = models.version_key(state.cards[mode])
-        if bar is None and state.method == "SHAP":
-            bar = st.progress(0.0, text="computing DeepSHAP")
+        if bar is None and state.method not in FAST_METHODS:
+            bar = st.progress(0.0, text=f"computing {saliency.METHODS[state.method]}")
         if bar is not None:
             bar.progress(step / len(modes), text=f"{saliency.METHODS[state.method]}: {models.describe(state.cards[mode])}")
         results[mode] = saliency.cached_explain(key, state.models[mode], state.images, state.targets, state.method,
-                                                state.pool.background)
+                                                state.reference, state.output, state.pool.X_train)
     if bar is not None:
         bar.empty()
     columns = [models.describe(state.cards[mode]) for mode in modes]
+    reference = state.reference if uses_reference(saliency.METHOD_NAMES[state.method]) else "none"
     maps, titles, rows = [], [], []
     for r in range(len(state.images)):
         maps.append([saliency.pixel_map(results[mode][r].attribution) for mode in modes])
-        titles.append([f"{models.MODEL_LABEL[mode]}<br>Gini {results[mode][r].gini:.3f}, "
+        titles.append([f"{MODE_LABELS[mode]}<br>Gini {results[mode][r].gini:.3f}, "
                        f"p {results[mode][r].probability:.2f}" for mode in modes])
         for mode in modes:
             rows.append({"image": state.row_titles[r], "model": models.describe(state.cards[mode]),
-                         "method": state.method, "gini": results[mode][r].gini,
+                         "method": state.method, "reference": reference, "output": state.output,
+                         "gini": results[mode][r].gini,
                          "probability": results[mode][r].probability, "predicted": results[mode][r].predicted})
     return Grid(
         images=list(state.images), columns=columns, maps=maps, titles=titles, row_titles=state.row_titles,

@@ -24,7 +24,7 @@ from advex.errors import AdvexError
 from advex.evaluation.attributions import TABLE1_LABELS, AttributionPlan, pointwise_gini
 from advex.evaluation.images import EvalImages
 from advex.metrics.gini import mean_with_ci95
-from advex.metrics.sparseness import mean_dG_with_ci95
+from advex.metrics.sparseness import mean_dG_with_ci95, verdict
 from advex.models.io import atomic_write_json
 from advex.vocabulary import (
     IG_TRAIN_SAMPLE_SIZE,
@@ -157,15 +157,6 @@ def _rows(dataset, method, reference, output, settings, ginis, seconds, pool, k)
             "pool": pool.pool, "paper_choice": reference == PAPER_REFERENCE and output == PAPER_OUTPUT, "k": k,
         })
     return rows
-
-
-def verdict(dG_a: float, ci_a: float, dG_l: float, ci_l: float) -> str:
-    """Which model is clearly ahead: "a" when a's 95% CI lies wholly above l's, "l" when below, else "overlap"."""
-    if dG_a - ci_a > dG_l + ci_l:
-        return "a"
-    if dG_a + ci_a < dG_l - ci_l:
-        return "l"
-    return "overlap"
 
 
 def format_ablation(rows: list[dict]) -> str:

@@ -14,8 +14,7 @@ and DeepSHAP. How data are split, models trained and Ginis taken is the protocol
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +27,7 @@ from advex.attribution.integrated_gradients import integrated_gradients
 from advex.attribution.references import shared_values
 from advex.data.synthetic import make_synthetic
 from advex.data.tabular import TabularDataset, load_tabular
+from advex.device import torch_threads
 from advex.experiments.table1 import Measured, table1_rows
 from advex.experiments.tabular_protocols import PAPER_PROTOCOL, TabularProtocol, tabular_protocol
 from advex.metrics.impact import feature_impact
@@ -181,17 +181,6 @@ def reference_rows(reference: str, X_train: np.ndarray, seed: int = 0) -> np.nda
     return shared_values(reference, X_train, X_train, TRAIN_SAMPLE_SIZE, seed).numpy()
 
 
-@contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    """Run torch on one thread: for a 1-layer model, extra threads only wait on each other (10x slower on 2 busy cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def tabular_attributions(
     model: torch.nn.Module, X: np.ndarray, protocol: TabularProtocol = PAPER_PROTOCOL,
     references: np.ndarray | None = None, output: str = PAPER_OUTPUT,
@@ -207,7 +196,7 @@ def tabular_attributions(
     check_choice(output, OUTPUTS, "output")
     inputs = np.asarray(X, dtype=np.float32)
     references = np.zeros((1, inputs.shape[1]), np.float32) if references is None else np.asarray(references, np.float32)
-    with _one_torch_thread():
+    with torch_threads(1):
         ig = np.mean([integrated_gradients(model, inputs, 1, baseline=row, n_steps=protocol.ig_steps,
                                            method=protocol.ig_method, output=output) for row in references], axis=0)
         shap_values = deep_shap(model, inputs, 1, background=references, output=output)

@@ -45,3 +45,12 @@ def average_dG(mean_gini_model: float, mean_gini_natural: float) -> float:
 def accuracy_drop(accuracy_model: float, accuracy_natural: float) -> float:
     """AcDrop of Table 1: natural accuracy minus the model's accuracy, as a fraction."""
     return float(accuracy_natural - accuracy_model)
+
+
+def verdict(dG_a: float, ci_a: float, dG_l: float, ci_l: float) -> str:
+    """Which model is clearly ahead: "a" when a's 95% CI lies wholly above l's, "l" when below, else "overlap"."""
+    if dG_a - ci_a > dG_l + ci_l:
+        return "a"
+    if dG_a + ci_a < dG_l - ci_l:
+        return "l"
+    return "overlap"
