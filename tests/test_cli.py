@@ -1,9 +1,10 @@
 """The `advex` command line: every subcommand has --help; `advex train` writes a loadable model."""
 
+import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from advex.cli import app, expand_multi_value_options
+from advex.cli import app, expand_multi_value_options, main
 from advex.models.io import load_model
 
 runner = CliRunner()
@@ -44,10 +45,45 @@ def test_multi_value_option_expansion():
 def test_train_writes_a_loadable_model(tmp_path):
     result = runner.invoke(app, ["train", "synthetic", "--mode", "adv", "--eps", "0.2", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    model, card = load_model(tmp_path / "adv_0.2")
+    model, card = load_model(tmp_path / "synthetic" / "adv_0.2")
     assert card["mode"] == "adv" and card["eps"] == 0.2 and card["dataset"] == "synthetic"
-    assert card["metrics"]["test_accuracy"] > 0.8
+    assert card["clean_accuracy"] > 0.8 and 0 < card["gini"]["ig"] < 1
     assert model.weight.shape[0] == 30
+
+
+def run_main(args, capsys):
+    """Run the console entry point as a user would; return (exit status, stderr)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    return exit_info.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [
+    ["train", "mushroom", "--mode", "adv", "--eps", "nan"],
+    ["train", "mushroom", "--mode", "adv", "--eps", "-1"],
+    ["train", "mushroom", "--mode", "adv", "--eps", "1e400"],
+    ["train", "mushroom", "--mode", "l1", "--lam", "-3"],
+    ["train", "mnist", "--seed", "-5"],
+    ["train", "mnist", "--mode", "robust"],
+    ["train", "svhn"],
+    ["table1", "--datasets", "cifar100"],
+    ["evaluate", "mnist/adv_0.3", "--reference", "grey"],
+    ["ablate", "--references", "grey"],
+    ["train", "mushroom", "--eps", "not-a-number"],
+    ["no-such-command"],
+])
+def test_every_cli_error_is_one_line_with_exit_status_2(args, capsys):
+    status, err = run_main(args, capsys)
+    assert status == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+
+
+def test_an_output_path_is_checked_before_any_work(tmp_path, capsys):
+    status, err = run_main(["table1", "--datasets", "mushroom", "--json", str(tmp_path)], capsys)
+    assert status == 2 and "is a directory" in err
+    status, err = run_main(["ablate", "--n-images", "2", "--json", str(tmp_path)], capsys)
+    assert status == 2 and "is a directory" in err
 
 
 def test_train_rejects_unknown_mode(tmp_path):

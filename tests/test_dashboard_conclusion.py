@@ -64,12 +64,12 @@ def test_a_missing_file_is_no_results(tiny_zoo):
 # ---------------------------------------------------------------- a vs l per choice
 
 
-@pytest.mark.parametrize("a, ci_a, l_, ci_l, verdict", [
+@pytest.mark.parametrize("a, ci_a, l_, ci_l, expected", [
     (0.06, 0.01, 0.01, 0.01, "a"), (0.01, 0.01, 0.06, 0.01, "l"), (0.03, 0.02, 0.01, 0.01, "overlap"),
     (0.06, math.nan, 0.01, 0.01, "overlap"),
 ])
-def test_a_vs_l_needs_separated_intervals(a, ci_a, l_, ci_l, verdict):
-    assert verdict(a, ci_a, l_, ci_l) == verdict
+def test_a_vs_l_needs_separated_intervals(a, ci_a, l_, ci_l, expected):
+    assert verdict(a, ci_a, l_, ci_l) == expected
 
 
 def test_cells_pair_the_a_and_l_rows_of_each_choice():

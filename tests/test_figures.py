@@ -34,13 +34,13 @@ def test_dG_frame_is_pointwise_difference_to_natural():
 def test_zoo_tradeoff_frame_builds_the_papers_four_lines():
     cards = [
         {"dataset": "mnist", "name": "natural", "mode": "natural", "eps": 0, "lam": 0, "clean_accuracy": 0.99,
-         "gini": {"ig": 0.60, "shap": 0.62}},
+         "gini": {"ig": 0.60, "deepshap": 0.62}},
         {"dataset": "mnist", "name": "adv_0.3", "mode": "adv", "eps": 0.3, "lam": 0, "clean_accuracy": 0.98,
-         "gini": {"ig": 0.70, "shap": 0.75}},
+         "gini": {"ig": 0.70, "deepshap": 0.75}},
         {"dataset": "mnist", "name": "adv_0.1", "mode": "adv", "eps": 0.1, "lam": 0, "clean_accuracy": 0.985,
-         "gini": {"ig": 0.65, "shap": 0.68}},
+         "gini": {"ig": 0.65, "deepshap": 0.68}},
         {"dataset": "mnist", "name": "l1_0.01", "mode": "l1", "eps": 0, "lam": 0.01, "clean_accuracy": 0.97,
-         "gini": {"ig": 0.61, "shap": "error"}},
+         "gini": {"ig": 0.61, "deepshap": "error"}},
         {"dataset": "mnist", "name": "broken", "mode": "adv", "eps": 0.2},  # no metrics: left out
     ]
     frame = fig.zoo_tradeoff_frame(cards)
@@ -60,7 +60,7 @@ def test_saliency_grid_titles_carry_each_maps_gini(tmp_path):
     models = {"natural": confident_cnn(0), "adversarial": confident_cnn(1)}
     chosen = fig.pick_confident_examples(models, X, y, 2, seed=0, min_probability=0.99)
     assert len(chosen) == 2 and len(set(chosen)) == 2
-    examples = fig.saliency_examples(models, X, y, chosen, "IG")
+    examples = fig.saliency_examples(models, X, y, chosen, "ig")
     for title, maps in examples.maps.items():
         np.testing.assert_allclose(examples.ginis[title], gini(maps.reshape(2, -1)))
     plotly_fig = fig.saliency_plotly(examples)
@@ -99,7 +99,7 @@ def _fake_zoo(root):
     }
     for seed, (name, (card, accuracy, (g_ig, g_shap))) in enumerate(cards.items()):
         save_model(confident_cnn(seed), root / "mnist" / name, {"name": name, "dataset": "mnist", **card,
-                                                     "clean_accuracy": accuracy, "gini": {"ig": g_ig, "shap": g_shap}})
+                                                     "clean_accuracy": accuracy, "gini": {"ig": g_ig, "deepshap": g_shap}})
 
 
 def test_figures_cli_end_to_end_on_a_fake_zoo(tmp_path, monkeypatch):
@@ -128,13 +128,11 @@ def test_figures_cli_rejects_unknown_parts():
 
 
 def test_tabular_figure_parts_on_real_spambase(data_dir):
-    from advex.cli.figures import _tabular_parts
-
     require_dataset(data_dir, "spambase")
     frame = fig.tabular_tradeoff_frame("spambase", [0.1], [0.02], data_dir=data_dir)
     assert set(frame["line"]) == {"A[IG]", "L[IG]"}
     assert frame["accuracy"].between(0.8, 1.0).all() and frame["mean_gini"].between(0, 1).all()
-    dG, _ = _tabular_parts("spambase", ("fig2",), data_dir, 0, lambda message: None)
+    dG, _ = fig.tabular_figure_parts("spambase", ("fig2",), data_dir, 0)
     assert set(dG["attr"]) == {"IG"} and set(dG["family"]) == {"a", "l"}
     a_point = frame[(frame.family == "a") & (frame.param == 0.1)]["mean_gini"].item()
     natural = frame[(frame.family == "a") & (frame.param == 0.0)]["mean_gini"].item()

@@ -1,4 +1,4 @@
-"""``advex evaluate MODEL``: clean and PGD accuracy, and the mean Gini of IG and DeepSHAP maps (Section 6.3)."""
+"""``advex evaluate MODEL``: clean and robust accuracy, and the mean Gini of each method's maps (Section 6.3)."""
 
 from __future__ import annotations
 
@@ -7,48 +7,59 @@ from pathlib import Path
 import typer
 from tqdm import tqdm
 
+from advex.cli.options import DATA_DIR, OUTPUT, REFERENCE, writable_dir
 from advex.errors import AdvexError
+from advex.vocabulary import IMAGE_DATASETS, OUTPUTS, REFERENCES, check_choice
 
 
 def evaluate(
-    model: str = typer.Argument(..., help="Zoo id (e.g. mnist/adv_0.3) or the path of a saved model (.safetensors/.json stem)."),
-    n_images: int = typer.Option(100, "--n-images", help="Test images for the mean Gini of IG and DeepSHAP."),
-    n_robust: int = typer.Option(500, "--n-robust", help="Test images for PGD robust accuracy (0 skips it)."),
-    eps: float | None = typer.Option(None, help="PGD l_inf radius in [0,1] pixels (default: the model's eps, else Table 1's)."),
-    out: Path = typer.Option(Path("results"), help="Folder for the report with pointwise Gini values (Figure 2's input)."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Data directory (default: $ADVEX_DATA_DIR, then the cache)."),
-    seed: int = typer.Option(0, help="Seed of the evaluated images, the DeepSHAP background and PGD's random start."),
+    model: str = typer.Argument(..., help="Zoo id (e.g. mnist/adv_0.3), your model's id, or a saved model's file stem."),
+    n_images: int = typer.Option(100, "--n-images", help="Test images for the mean Gini of each method."),
+    n_robust: int = typer.Option(500, "--n-robust", help="Test images for robust accuracy (0 skips it)."),
+    attack: list[str] = typer.Option(["pgd"], "--attack", help="pgd (the paper's schedule) and/or autoattack (standard)."),
+    reference: str = REFERENCE,
+    output: str = OUTPUT,
+    out: Path = typer.Option(Path("results"), help="Folder for the report with per-image Ginis (Figure 2's input)."),
+    data_dir: Path | None = DATA_DIR,
+    seed: int = typer.Option(0, help="Seed of the evaluated images, the references and the attacks' random starts."),
 ) -> None:
-    """Report clean accuracy, PGD robust accuracy and the mean Gini (95% CI) of IG and DeepSHAP maps.
+    """Report clean accuracy, robust accuracy at the paper's eps (and the model's), and mean Ginis with 95% CIs.
 
     Writes OUT/<dataset>/<name>.eval.json with the per-image Gini values (Figure 2's input).
     """
-    from advex.experiments.image_eval import evaluate_image_model, load_eval_images, resolve_model, write_evaluation
+    from advex.evaluation.attributions import AttributionPlan
+    from advex.evaluation.report import EvaluationPlan, evaluate_model, write_evaluation
+    from advex.zoo.catalogue import load_eval_images, resolve_model
 
-    if n_images < 1 or n_robust < 0:
-        raise AdvexError("--n-images must be >= 1 and --n-robust >= 0")
+    if n_images < 1 or n_robust < 0 or seed < 0:
+        raise AdvexError("--n-images must be >= 1, --n-robust >= 0 and --seed >= 0")
+    check_choice(reference, REFERENCES, "--reference")
+    check_choice(output, OUTPUTS, "--output")
+    plan = EvaluationPlan(gini_images=n_images, robust_images=n_robust, attacks=tuple(dict.fromkeys(attack)),
+                          attributions=AttributionPlan(reference=reference, output=output, seed=seed), seed=seed)
+    out = writable_dir(out, "--out")
     net, card, model_id = resolve_model(model)
     dataset = card.get("dataset")
-    if dataset not in ("mnist", "fashion-mnist", "cifar10"):
-        raise AdvexError(f"{model_id} is a {dataset!r} model; `advex evaluate` takes image models (mnist, fashion-mnist, cifar10)")
+    if dataset not in IMAGE_DATASETS:
+        raise AdvexError(f"{model_id} is a {dataset!r} model; `advex evaluate` takes image models ({', '.join(IMAGE_DATASETS)})")
     images = load_eval_images(dataset, data_dir=data_dir, seed=seed)
     with tqdm(desc=f"evaluate {model_id}", bar_format="{desc}: {postfix} [{elapsed}]") as bar:
-        report, points = evaluate_image_model(
-            net, card, images, n_images=n_images, seed=seed, pgd_eps=eps, n_robust=n_robust, progress=bar.set_postfix_str
-        )
-    path = write_evaluation(Path(out) / dataset / f"{Path(model_id).name}.eval.json", model_id, report, points)
-    check = report["ig_completeness"]
-    typer.echo(f"model            {model_id}  ({dataset}, mode {report['mode']}, eps {report['eps']:g}, lam {report['lam']:g})")
-    typer.echo(f"clean accuracy   {report['accuracy']:.2%} on the {report['accuracy_on']}")
-    pgd = report["pgd"]
-    typer.echo(f"robust accuracy  {report['robust_accuracy']:.2%} (PGD eps={pgd['eps']:g}, {pgd['steps']} steps of "
-               f"{pgd['step_size']:g}, random start, {pgd['n_images']} images)")
-    for method in ("IG", "SHAP"):
-        typer.echo(f"mean Gini {method:<5}  {report[f'mean_gini_{method}']:.4f} ± {report[f'mean_gini_{method}_ci95']:.4f} "
-                   f"(95% CI, {report['n_images']} images)")
+        evaluation = evaluate_model(net, images, float(card.get("eps") or 0.0), plan, progress=bar.set_postfix_str)
+    path = write_evaluation(out / dataset / f"{Path(model_id).name}.eval.json", model_id, evaluation)
+    metrics = evaluation.metrics
+    typer.echo(f"model            {model_id}  ({dataset}, mode {card.get('mode')}, eps {float(card.get('eps') or 0):g}, "
+               f"lam {float(card.get('lam') or 0):g})")
+    typer.echo(f"clean accuracy   {metrics['clean_accuracy']:.2%} on the {metrics['accuracy_on']}")
+    for entry in metrics["robust_accuracy"]:
+        typer.echo(f"robust accuracy  {entry['accuracy']:.2%} under {entry['attack']} at eps={entry['eps']:g} "
+                   f"({entry['n_images']} images)")
+    gini = metrics["gini"]
+    for method in plan.attributions.methods:
+        typer.echo(f"mean Gini {method:<9} {gini[method]:.4f} ± {gini[method + '_ci95']:.4f} "
+                   f"(95% CI, {gini['n_images']} images; reference {reference}, output {output})")
+    check = gini["ig_completeness"]
     typer.echo(f"IG completeness  median relative gap {check['median_rel_gap']:.2%}, "
                f"{check['share_within_1pct']:.0%} of {check['n_checked']} images within 1%")
-    typer.echo(f"DeepSHAP         background: {report['background']}")
     typer.echo(f"wrote {path}")
 
 

@@ -129,8 +129,9 @@ def saliency_grid(
     """A grid of saliency maps (Figure 1, J.6-J.10): one row per image, the input then one column per model.
 
     ``maps[r][c]`` is the (H, W) map of image r under model c, ``titles[r][c]`` its caption (Gini,
-    probability; ``<br>`` breaks a line). ``cell`` is the height of one row in pixels. Signed maps use a diverging scale centred on 0 (red positive, blue negative),
-    absolute maps a sequential one; each row shares one colour range so models compare fairly.
+    probability; ``<br>`` breaks a line). ``cell`` is the height of one row in pixels. Signed maps use a
+    diverging scale centred on 0 (red positive, blue negative), absolute maps a sequential one; each row
+    shares one colour range so models compare fairly.
     ``overlay`` draws the map translucently over the image; ``masks`` blank the pixels outside the
     kept share of attribution mass. The colour bar shows the first row's range.
     """

@@ -20,8 +20,8 @@ from torch import nn
 from advex.dashboard import models
 from advex.dashboard import tabular as tabular_view
 from advex.dashboard.cache import SharedLRU
-from advex.experiments.tabular import MODEL_LABELS
 from advex.metrics.stability import explanation_stability
+from advex.vocabulary import Setting
 
 TABULAR_RADII = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3)
 IMAGE_RADII = (0.0, 0.05, 0.1, 0.2, 0.3)
@@ -71,7 +71,7 @@ def curve(named_models: dict[str, tuple[tuple, nn.Module]], x: np.ndarray, targe
                 progress(done / total, f"{label}, eps = {radius:g}")
             cache_key = (key, float(radius), settings, tuple(np.asarray(target).tolist()), clip, x.shape)
             absolute, relative = RESULTS.get_or_compute(
-                cache_key, lambda: _mean_stability(model, x, target, radius, settings, clip))
+                cache_key, lambda model=model, radius=radius: _mean_stability(model, x, target, radius, settings, clip))
             rows.append({"eps": float(radius), "model": label, "worst_change": absolute, "relative_change": relative})
             done += 1
     if progress is not None:
@@ -89,8 +89,8 @@ def tabular_models(name: str, eps: float, lam: float) -> tuple[dict[str, tuple[t
     """The Tabular explorer's natural, l1 and adversarial models (cached) and the data set's test features."""
     data = tabular_view.dataset(name)
     result = tabular_view.comparison(data, eps, lam)
-    named = {MODEL_LABELS[key]: (("tabular", name, key, *tabular_view.model_setting(key, eps, lam)), r.model)
-             for key, r in result.results.items()}
+    settings = {key: Setting.of_key(key, eps, lam) for key in result.results}
+    named = {settings[key].label: (("tabular", name, settings[key]), r.model) for key, r in result.results.items()}
     return named, data.X_test
 
 

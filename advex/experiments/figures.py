@@ -28,18 +28,23 @@ from matplotlib.figure import Figure as MplFigure
 from plotly.subplots import make_subplots
 from torch import nn
 
+from advex.attribution import explain
+from advex.evaluation.attributions import TABLE1_LABELS, AttributionPlan
 from advex.metrics.gini import gini
 from advex.models.io import atomic_write_bytes
+from advex.vocabulary import DATASET_TITLES, MODE_COLORS, MODE_KEYS, MODE_LABELS, Setting, paper_settings
 
-FAMILY_COLORS = {"a": "#C44E52", "l": "#55A868", "n": "#4C72B0"}
-FAMILY_NAMES = {"a": "adversarial", "l": "l1-regularized", "n": "natural"}
+FAMILY_COLORS = {key: MODE_COLORS[mode] for mode, key in MODE_KEYS.items()}
+FAMILY_NAMES = {key: MODE_LABELS[mode] for mode, key in MODE_KEYS.items()}
 METHOD_SHORT = {"IG": "IG", "SHAP": "SH"}  # the paper's M[A] labels use SH for DeepSHAP
-DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
-                  "mushroom": "Mushroom", "spambase": "Spambase", "synthetic": "Synthetic"}
+PARTS = ("fig2", "fig3", "saliency")
+# Figure 3 sweeps for the tabular sets (logistic models, J.1 protocol); they include Table 1's settings.
+TABULAR_EPS = (0.02, 0.05, 0.1, 0.2)
+TABULAR_LAM = (0.005, 0.01, 0.02, 0.05)
 
 
 def _setting(family: str, eps: float, lam: float) -> str:
-    return {"a": f"a (eps={eps:g})", "l": f"l (lam={lam:g})", "n": "n"}[family]
+    return Setting.of_key(family, eps, lam).short()
 
 
 # ---------------------------------------------------------------- Figure 2: pointwise dG boxplots
@@ -141,7 +146,7 @@ def zoo_tradeoff_frame(cards: list[dict]) -> pd.DataFrame:
             continue
         mode = card.get("mode")
         families = {"natural": ("a", "l"), "adv": ("a",), "l1": ("l",)}.get(mode, ())
-        for method, key in (("IG", "ig"), ("SHAP", "shap")):
+        for method, key in (("IG", "ig"), ("SHAP", "deepshap")):
             value = gini_card.get(key)
             if not isinstance(value, (int, float)):
                 continue
@@ -158,7 +163,7 @@ def tabular_tradeoff_frame(dataset_name: str, eps_values, lam_values, data_dir=N
 
     IG only, as in the paper (for 1-layer models DeepSHAP's Gini is virtually the same, Section 6.3).
     """
-    from advex.experiments.tabular import evaluate_model, fit_model, load_tabular_or_synthetic
+    from advex.experiments.tabular import load_tabular_or_synthetic, train_and_evaluate
 
     data = load_tabular_or_synthetic(dataset_name, data_dir=data_dir, seed=seed)
     settings = [("n", 0.0)] + [("a", float(e)) for e in eps_values] + [("l", float(lam)) for lam in lam_values]
@@ -167,7 +172,7 @@ def tabular_tradeoff_frame(dataset_name: str, eps_values, lam_values, data_dir=N
         if progress is not None:
             progress(f"{dataset_name}: {FAMILY_NAMES[key]} {value:g}")
         eps, lam = (value, 0.0) if key == "a" else (0.0, value)
-        result = evaluate_model(data, key, fit_model(data, key, eps, lam, seed))
+        result = train_and_evaluate(data, Setting.of_key(key, eps, lam), seed)
         for family in (("a", "l") if key == "n" else (key,)):
             rows.append({"dataset": dataset_name, "attr": "IG", "family": family, "param": value,
                          "accuracy": result.accuracy, "mean_gini": result.mean_gini, "model": _setting(key, eps, lam)})
@@ -279,19 +284,18 @@ def pick_confident_examples(models: dict[str, nn.Module], X: np.ndarray, y: np.n
 
 
 def saliency_examples(models: dict[str, nn.Module], X: np.ndarray, y: np.ndarray, indices: np.ndarray, method: str,
-                      background: torch.Tensor | None = None, dataset: str = "", class_names=None) -> SaliencyExamples:
-    """Attribution maps (true class; IG with zero baseline or DeepSHAP) of each model for the images ``indices``."""
-    from advex.experiments.image_eval import image_attributions
-
-    images = torch.as_tensor(X[indices])
-    labels = torch.as_tensor(y[indices]).long()
+                      plan: AttributionPlan = AttributionPlan(), X_train: np.ndarray | None = None, dataset: str = "",
+                      class_names=None) -> SaliencyExamples:
+    """Attribution maps of the true class by each model for the images ``indices`` (``plan``'s reference and output)."""
+    images = X[indices]
+    labels = np.asarray(y[indices], dtype=np.int64)
     maps, ginis = {}, {}
     for title, model in models.items():
-        model.eval()
-        values = image_attributions(model, images, labels, background, methods=(method,))[method].detach().numpy()
+        values = explain(model, images, labels, method=method, reference=plan.reference, output=plan.output,
+                         X_train=X_train, n_steps=plan.n_steps, k=plan.k, seed=plan.seed)
         maps[title] = values
-        ginis[title] = gini(values.reshape(len(values), -1))
-    return SaliencyExamples(dataset, method, images.numpy(), labels.numpy(), np.asarray(indices), maps, ginis,
+        ginis[title] = gini(values)
+    return SaliencyExamples(dataset, TABLE1_LABELS.get(method, method), images, labels, np.asarray(indices), maps, ginis,
                             class_names)
 
 
@@ -379,3 +383,53 @@ def write_figure(fig: go.Figure, static: MplFigure, out_dir: str | Path, name: s
     atomic_write_bytes(png, buffer.getvalue())
     atomic_write_bytes(html, fig.to_html(include_plotlyjs=include_plotlyjs, full_html=True).encode())
     return [png, html]
+
+
+# ---------------------------------------------------------------- what `advex figures` draws per data set
+
+
+def image_figure_parts(dataset: str, only, n_images: int, examples: int, results: Path, plan: AttributionPlan,
+                       data_dir=None, seed: int = 0, progress=lambda _message: None):
+    """Figure 2 frame, Figure 3 frame and saliency grids (name -> (plotly, matplotlib)) of an image data set (zoo)."""
+    from advex.experiments.image_eval import cached_table1_pointwise
+    from advex.vocabulary import table1_settings
+    from advex.zoo.catalogue import list_models, load_eval_images, load_zoo_model
+
+    settings = paper_settings(dataset)
+    dG = tradeoff = None
+    grids = {}
+    if "fig3" in only:
+        tradeoff = zoo_tradeoff_frame(list_models(dataset, include_user=False))
+    if "fig2" not in only and "saliency" not in only:
+        return dG, tradeoff, grids
+    images = load_eval_images(dataset, data_dir=data_dir, seed=seed)
+    if "fig2" in only:
+        points = cached_table1_pointwise(dataset, images, n_images, seed, results, plan, progress)
+        ginis = {key: {TABLE1_LABELS[m]: values for m, values in p.gini.items()} for key, p in points.items()}
+        dG = dG_frame(dataset, ginis, settings.eps, settings.lam)
+    if "saliency" in only:
+        models = {setting.describe(): load_zoo_model(dataset, setting.name)[0]
+                  for setting in table1_settings(dataset).values()}
+        chosen = pick_confident_examples(models, images.X, images.y, examples, seed, exclude=images.reserved)
+        for method in plan.methods:
+            progress(f"{dataset}: {method} saliency grid")
+            grid = saliency_examples(models, images.X, images.y, chosen, method, plan, images.X_train, dataset)
+            grids[f"saliency_{dataset}_{TABLE1_LABELS[method]}"] = (saliency_plotly(grid), saliency_matplotlib(grid))
+    return dG, tradeoff, grids
+
+
+def tabular_figure_parts(dataset: str, only, data_dir=None, seed: int = 0, progress=lambda _message: None):
+    """Figure 2 frame (IG, Table 1's eps / lambda) and Figure 3 frame (eps / lambda sweeps) of a tabular data set."""
+    from advex.experiments.tabular import load_tabular_or_synthetic, run_tabular_comparison
+
+    settings = paper_settings(dataset)
+    dG = tradeoff = None
+    if "fig2" in only:
+        progress(f"{dataset}: n, l, a models")
+        data = load_tabular_or_synthetic(dataset, data_dir=data_dir, seed=seed)
+        comparison = run_tabular_comparison(data, settings.eps, settings.lam, seed=seed)
+        ginis = {key: {"IG": result.gini} for key, result in comparison.results.items()}
+        dG = dG_frame(dataset, ginis, settings.eps, settings.lam)
+    if "fig3" in only:
+        tradeoff = tabular_tradeoff_frame(dataset, TABULAR_EPS, TABULAR_LAM, data_dir, seed, progress)
+    return dG, tradeoff

@@ -5,7 +5,8 @@
 F is the predicted probability of a fixed class (the class predicted at x, or the true label)
 and u the baseline (all zeros by default). The maximum is searched by an attack: projected
 sign-gradient ascent on the objective itself (PGD with random start, as for adversarial
-examples, Madry et al. 2017), which needs IG to be differentiable in x'. :func:`path_ig`
+examples, Madry et al. 2017: :func:`advex.attacks.pgd.pgd` with this objective), which needs IG
+to be differentiable in x'. :func:`path_ig`
 computes IG with the Riemann midpoint rule keeping the autograd graph (``create_graph``), so
 the attack can differentiate through the path gradients. The attack finds a lower bound on
 the true maximum: every value reported was attained by a point inside the ball.
@@ -13,11 +14,13 @@ the true maximum: every value reported was attained by a point inside the ball.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from advex.attacks.pgd import pgd
 from advex.attribution.outputs import ProbabilityOutput
 from advex.errors import AdvexError
 
@@ -114,7 +117,8 @@ def explanation_stability(
         raise AdvexError(f"eps must be a finite number >= 0, got {eps}")
     if attack_steps < 0 or restarts < 1:
         raise AdvexError(f"attack_steps must be >= 0 and restarts >= 1, got {attack_steps} and {restarts}")
-    model.eval()
+    if model.training:
+        model = copy.deepcopy(model).eval()  # never change the caller's model
     x = x.detach()
     target = torch.as_tensor(target, device=x.device).long().reshape(-1)
     ig_x = path_ig(model, x, target, baseline, n_steps)
@@ -122,29 +126,10 @@ def explanation_stability(
     if eps == 0:
         return StabilityResult(torch.zeros(len(x), dtype=x.dtype, device=x.device), ig_norm, x.clone())
     step_size = 2.5 * eps / max(attack_steps, 1) if step_size is None else step_size
-    low, high = x - eps, x + eps
-    if clip is not None:
-        low, high = low.clamp(*clip), high.clamp(*clip)
 
-    def project(z: torch.Tensor) -> torch.Tensor:
-        return torch.minimum(torch.maximum(z, low), high)
+    def objective(x_prime: torch.Tensor) -> torch.Tensor:
+        return ig_change_l1(model, x_prime, ig_x, target, baseline, n_steps, create_graph=True)
 
-    best_value = torch.full((len(x),), -1.0, dtype=x.dtype, device=x.device)
-    best_point = x.clone()
-    for _ in range(restarts):
-        if random_start:
-            noise = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device) * 2 - 1
-            x_prime = project(x + eps * noise)
-        else:
-            x_prime = x.clone()
-        for step in range(attack_steps + 1):
-            if step > 0:
-                x_var = x_prime.detach().requires_grad_(True)
-                value = ig_change_l1(model, x_var, ig_x, target, baseline, n_steps, create_graph=True)
-                (grad,) = torch.autograd.grad(value.sum(), x_var)
-                x_prime = project(x_prime + step_size * grad.sign()).detach()
-            value = ig_change_l1(model, x_prime, ig_x, target, baseline, n_steps)
-            better = value > best_value
-            best_value = torch.where(better, value, best_value)
-            best_point[better] = x_prime[better]
-    return StabilityResult(best_value.detach(), ig_norm, best_point)
+    x_worst, worst = pgd(objective, x, eps, attack_steps, step_size, random_start=random_start, restarts=restarts,
+                         keep_best=True, clip=clip, generator=generator)
+    return StabilityResult(worst, ig_norm, x_worst)
