@@ -2,7 +2,7 @@
 
 Targets: the ``fast`` protocol (PGD-10 training, the Train page's default on a GPU) trains in about a
 minute and reaches at least 89% accuracy under the paper's PGD-40 (App. J.1: 40 steps of 0.01, random
-start); the ``live`` protocol (N-FGSM, issue 11) trains in at most one minute and reaches at least 85%.
+start); the ``live`` protocol (N-FGSM) trains in at most one minute and reaches at least 85%.
 Clean accuracy within 1% of the zoo's natural model. Trains through the one pipeline
 (:func:`advex.zoo.build.train_and_save`), measures the median step time and the GPU utilization
 (nvidia-ml-py / nvidia-smi sampled every 0.2 s while training), PGD-40 on ``--eval-images`` test images

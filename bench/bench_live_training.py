@@ -1,6 +1,6 @@
 """Live adversarial training on a CPU: MNIST at eps 0.3 with the paper's network (MadryCNN) and the ``live`` protocol.
 
-Target (issue 11): at least 85% accuracy under the paper's PGD-40 (App. J.1: 40 steps of 0.01, random
+Target: at least 85% accuracy under the paper's PGD-40 (App. J.1: 40 steps of 0.01, random
 start) on 1,000 test images after at most 15 minutes of training on 2 CPU cores, with AutoAttack
 (standard: APGD-CE, APGD-T, FAB-T, Square) reported on the first ``--aa-images`` test images.
 

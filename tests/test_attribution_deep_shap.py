@@ -8,9 +8,10 @@ from scipy.special import expit
 from torch import nn
 
 from advex.attribution.closed_form import closed_form_ig
-from advex.attribution.deep_shap import deep_shap, default_background, expected_value
+from advex.attribution.deep_shap import deep_shap, expected_value
 from advex.attribution.integrated_gradients import class_probability
 from advex.attribution.outputs import ClassProbability
+from advex.attribution.references import train_sample
 from advex.errors import AdvexError
 from advex.models.linear import LogisticRegression
 
@@ -87,7 +88,7 @@ def test_deep_shap_credits_features_acting_through_other_logits():
 def test_deep_shap_additivity_for_the_true_class_on_cnn():
     model = confident_cnn(seed=1)
     torch.manual_seed(2)
-    background = default_background(0.2 * torch.rand(40, 1, 28, 28), n=20)
+    background = train_sample(0.2 * torch.rand(40, 1, 28, 28), k=20)
     x = torch.rand(4, 1, 28, 28)
     y = model(x).argmax(dim=1)
     values = deep_shap(model, x, y, background)
@@ -111,11 +112,11 @@ def test_deep_shap_explains_only_the_given_class_per_example():
 
 def test_default_background_is_seeded_and_without_replacement():
     data = torch.arange(50, dtype=torch.float32).reshape(50, 1)
-    first = default_background(data, n=10, seed=4)
-    assert torch.equal(first, default_background(data, n=10, seed=4))
-    assert not torch.equal(first, default_background(data, n=10, seed=5))
+    first = train_sample(data, k=10, seed=4)
+    assert torch.equal(first, train_sample(data, k=10, seed=4))
+    assert not torch.equal(first, train_sample(data, k=10, seed=5))
     assert len(set(first[:, 0].tolist())) == 10
-    assert len(default_background(data, n=500)) == 50
+    assert len(train_sample(data, k=500)) == 50
 
 
 def test_deep_shap_rejects_bad_targets():

@@ -22,9 +22,9 @@ from torch import nn
 from advex.attribution.arguments import as_batch, as_targets, as_tensor, eval_model, private_copy
 from advex.attribution.completeness import completeness_delta
 from advex.attribution.outputs import ClassOutput, Exp, Reciprocal
-from advex.attribution.references import Reference, train_sample
+from advex.attribution.references import Reference
 from advex.errors import AdvexError
-from advex.vocabulary import PAPER_OUTPUT, TRAIN_SAMPLE_SIZE
+from advex.vocabulary import PAPER_OUTPUT
 
 # shap's PyTorch explainer looks up its DeepLIFT rule by module class name; Exp and Reciprocal
 # are elementwise non-linearities, so they take its rescale rule like nn.Sigmoid does.
@@ -33,11 +33,6 @@ for _module in (Exp, Reciprocal):
 
 PAIRS_PER_PASS = 100  # (input, reference) pairs per forward/backward pass: 200 rows, the CPU's sweet spot
 ADDITIVITY_TOLERANCE = 1e-2  # shap's own tolerance (deep_utils._check_additivity)
-
-
-def default_background(X_train, n: int = TRAIN_SAMPLE_SIZE, seed: int = 0) -> torch.Tensor:
-    """DeepSHAP's usual background: the ``train-sample`` reference (:func:`references.train_sample`)."""
-    return train_sample(X_train, n, seed)
 
 
 def deeplift_shap_rules(

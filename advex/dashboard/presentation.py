@@ -60,6 +60,3 @@ def presentation_toggle() -> bool:
     return on
 
 
-def is_presentation() -> bool:
-    """Whether presentation mode is on in this session."""
-    return bool(st.session_state.get(STATE_KEY, False))

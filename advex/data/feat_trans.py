@@ -167,10 +167,6 @@ class FeatTransDistribution:
         """Per-feature noise scale as an array of shape (d,)."""
         return np.broadcast_to(np.asarray(self.noise, dtype=np.float64), self.strengths.shape).copy()
 
-    def group_of(self, i: int) -> np.ndarray:
-        """The group S that contains feature i."""
-        return next(g for g in self.groups if i in g)
-
     def sample_labels(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Labels y in {-1, +1} with P(y = +1) = p_positive."""
         return np.where(rng.random(n) < self.p_positive, 1.0, -1.0)

@@ -6,7 +6,7 @@ filters, three stages of pre-activation residual units (BN -> ReLU -> 3x3 conv, 
 zero-pads channels where the shape changes, then BN -> ReLU -> global average pool -> fc.
 ``depth = 6 n + 4`` gives ``n`` units per stage: WRN-28-10 is ``depth=28, widen_factor=10``
 (Madry et al.'s code uses 5 units per stage, ``depth=34``). Madry et al. use leaky ReLUs
-(slope 0.1); here plain ReLUs, as the issue specifies.
+(slope 0.1); here plain ReLUs, as in the original wide residual network.
 
 Every activation is its own ``nn.ReLU`` module used exactly once, and no functional
 activations are used, so shap's DeepExplainer attributes correctly.

@@ -368,16 +368,6 @@ def run_check(name: str, seed: int = 0) -> CheckResult:
     return get_check(name).run(np.random.default_rng([seed, index]))
 
 
-def run_checks(seed: int = 0, progress: Callable[[str], None] | None = None) -> list[CheckResult]:
-    """Run every registered check; ``progress(name)`` is called before each one."""
-    results = []
-    for check in CHECKS:
-        if progress is not None:
-            progress(check.name)
-        results.append(run_check(check.name, seed))
-    return results
-
-
 def format_table(results: list[CheckResult]) -> str:
     """The results as a fixed-width text table, one row per check."""
     header = ("check", "equation", "measure", "value", "tol", "passed")
