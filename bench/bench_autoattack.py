@@ -14,6 +14,10 @@ per-step overhead is shared), smaller ones lose less when interrupted. Progress 
 
     ADVEX_DATA_DIR=../shared/data python bench/bench_autoattack.py --n 20 --chunk 10 --threads 1 2 --json aa.json
     ADVEX_DATA_DIR=../shared/data python bench/bench_autoattack.py --n 1000 --chunk 100 --threads 1 --json aa1000.json
+
+``--update-cards`` then writes the AutoAttack result into each zoo card's ``robust_accuracy`` list
+(replacing an earlier AutoAttack entry at the same eps), with the number of images, the library's
+version, the attacks and the masking check, as ``advex zoo refresh --attack autoattack`` would.
 """
 
 from __future__ import annotations
@@ -32,16 +36,20 @@ from tqdm import tqdm
 
 from advex.data.images import load_image_dataset
 from advex.evaluation.robustness import (
+    AUTOATTACK_LIBRARY,
     BLACK_BOX,
     STANDARD_ITERATIONS,
     STANDARD_SQUARE_QUERIES,
+    STANDARD_TARGET_CLASSES,
     WHITE_BOX,
     gradient_masking_check,
     robust_accuracy,
 )
-from advex.models.io import atomic_write_json
+from advex.models.io import atomic_write_json, read_card
 from advex.vocabulary import paper_settings
 from advex.zoo import load_zoo_model
+from advex.zoo.build import update_card
+from advex.zoo.catalogue import zoo_dir
 
 MODELS = ("mnist/adv_0.3", "mnist/natural", "fashion-mnist/adv_0.1", "fashion-mnist/natural")
 STATE_VERSION = 1
@@ -134,6 +142,36 @@ def bench_model(model_id: str, threads: int, args: argparse.Namespace) -> dict:
     return _summary(state, args.n)
 
 
+def card_entry(summary: dict) -> dict:
+    """A card's ``robust_accuracy`` entry for the AutoAttack result of :func:`_summary`."""
+    aa, order = summary["autoattack"], (*WHITE_BOX, BLACK_BOX)
+    targets = STANDARD_TARGET_CLASSES
+    return {
+        "attack": "autoattack", "name": "AutoAttack", "version": "standard", "standard_budget": summary["standard_budget"],
+        "library": AUTOATTACK_LIBRARY, "library_version": aa["library_version"],
+        "reference": "Croce & Hein, ICML 2020, arXiv:2003.01690 (RobustBench's evaluation)",
+        "attacks": list(order), "iterations": dict.fromkeys(WHITE_BOX, summary["iterations"]),
+        "square_queries": summary["square_queries"], "restarts": dict.fromkeys(order, 1),
+        "target_classes": {"apgd-t": targets, "fab-t": targets},
+        "eps": summary["eps"], "norm": "Linf", "seed": summary["seed"], "accuracy": aa["accuracy"],
+        "n_images": summary["n_images"], "images": summary["images"], "robust_after": aa["robust_after"],
+        "accuracy_after": aa["accuracy_after"], "masking": aa["masking"],
+        "device": f"CPU ({summary['threads']} thread{'s' if summary['threads'] > 1 else ''})",
+        "seconds_per_image": summary["seconds_per_image"]["autoattack_mean"],
+        "pgd_same_images": summary["pgd"]["accuracy"],
+    }
+
+
+def write_to_card(summary: dict) -> None:
+    """Replace the card's AutoAttack entry at this eps by ``summary``'s (atomic; the weights stay)."""
+    stem = zoo_dir() / summary["dataset"] / summary["name"]
+    kept = [entry for entry in read_card(stem).get("robust_accuracy") or []
+            if not (entry.get("attack") == "autoattack" and np.isclose(entry.get("eps", -1), summary["eps"]))]
+    update_card(stem, {"robust_accuracy": [*kept, card_entry(summary)]})
+    print(f"{summary['dataset']}/{summary['name']}: card updated (AutoAttack {summary['autoattack']['accuracy']:.1%}, "
+          f"{summary['n_images']} images)")
+
+
 def _machine() -> dict:
     return {"python": platform.python_version(), "torch": torch.__version__, "cpu_count": os.cpu_count(),
             "processor": platform.processor() or platform.machine(), "load_average": list(os.getloadavg())}
@@ -151,6 +189,7 @@ def main() -> None:
     parser.add_argument("--extrapolate", type=int, default=1000, help="report the time for this many images")
     parser.add_argument("--state", type=Path, default=Path("artifacts/autoattack_state"), help="folder of partial results")
     parser.add_argument("--json", type=Path, help="write the results here (atomically)")
+    parser.add_argument("--update-cards", action="store_true", help="write the AutoAttack result into the zoo cards")
     args = parser.parse_args()
     args.chunk = min(args.chunk, args.n)
     if args.n < 1 or args.chunk < 1 or any(t < 1 for t in args.threads) or args.n % args.chunk:
@@ -165,6 +204,8 @@ def main() -> None:
                 "pgd": summary["seconds_per_image"]["pgd_mean"] * args.extrapolate,
             }
             results["models"].append(summary)
+            if args.update_cards:
+                write_to_card(summary)
             seconds = summary["seconds_per_image"]
             print(f"{model_id:<24} t={threads}  n={args.n}  PGD {summary['pgd']['accuracy']:.1%} "
                   f"AA {summary['autoattack']['accuracy']:.1%}  AA {seconds['autoattack_mean']:.2f} s/img "

@@ -90,3 +90,28 @@ def test_train_rejects_unknown_mode(tmp_path):
     result = runner.invoke(app, ["train", "synthetic", "--mode", "robust", "--out", str(tmp_path)])
     assert result.exit_code != 0
     assert not any(tmp_path.iterdir())
+
+
+def test_ablate_runs_on_the_zoos_shipped_sample_and_writes_the_issue_rows(tmp_path, capsys):
+    """Without data on disk `advex ablate` uses the zoo's 200-image sample; dG is the paired mean of eqs. 19-22."""
+    import json
+
+    out = tmp_path / "ablation.json"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ablate", "--datasets", "mnist", "--references", "black", "train-sample", "--outputs", "probability",
+              "--n-images", "3", "--k", "4", "--ig-k", "2", "--data-dir", str(tmp_path / "no-data"), "--json", str(out),
+              "--work-dir", str(tmp_path / "work")])
+    printed = capsys.readouterr()
+    assert exit_info.value.code in (0, None), printed.err
+    rows = json.loads(out.read_text())
+    assert len(rows) == 2 * 2 * 3  # methods x references x models
+    keys = {"dataset", "attr", "reference", "output", "model", "eps", "lam", "mean_gini", "dG", "dG_ci95", "n_images"}
+    for row in rows:
+        assert keys <= set(row) and row["n_images"] == 3 and row["pool"] == "zoo sample"
+        natural = next(r for r in rows if (r["attr"], r["reference"], r["model"]) == (row["attr"], row["reference"], "n"))
+        if row["model"] == "n":
+            assert row["dG"] is None and row["dG_ci95"] is None
+        else:
+            assert row["dG"] == pytest.approx(row["mean_gini"] - natural["mean_gini"]) and row["dG_ci95"] >= 0
+    assert {(r["model"], r["eps"], r["lam"]) for r in rows} == {("n", 0.0, 0.0), ("l", 0.0, 0.01), ("a", 0.3, 0.0)}
+    assert "black" in printed.out and "a > l?" in printed.out
