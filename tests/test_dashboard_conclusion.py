@@ -252,3 +252,20 @@ def test_recomputable_needs_the_three_table1_models(tmp_path, monkeypatch):
     for path in (root / "mnist").glob("l1_0.01.*"):
         path.unlink()
     assert conclusion.recomputable_datasets(models.cards()) == []
+
+
+def test_the_shipped_results_cover_every_choice_of_both_data_sets_and_pair_each_a_and_l():
+    """pretrained/ablation.json (from `advex ablate`) reads cleanly, covers the whole grid, and dG = G(model) - G(n)."""
+    path = conclusion.shipped_path()
+    if not path.exists():
+        pytest.skip(f"{path} is not shipped in this checkout")
+    rows = conclusion.read_rows(path)
+    cells = conclusion.cells_frame(rows)
+    assert len(cells) == 2 * 2 * len(REFERENCES) * len(OUTPUTS)  # data sets x attributions x references x outputs
+    assert set(cells["dataset"]) == {"mnist", "fashion-mnist"} and (cells["n_images"] >= 200).all()
+    for row in rows:
+        if row["model"] != "n":
+            natural = next(r for r in rows if r["model"] == "n" and all(r[k] == row[k] for k in conclusion.CELL))
+            assert row["dG"] == pytest.approx(row["mean_gini"] - natural["mean_gini"], abs=1e-9)
+    paper = cells[cells["paper_choice"]]
+    assert len(paper) == 4 and set(paper["verdict"]) == {"a"}  # the paper's choice: a ahead of l, CIs apart

@@ -31,6 +31,14 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"advex.cli.{_name}").register(app)
 
 
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
 def expand_multi_value_options(argv: list[str]) -> list[str]:
     """Rewrite ``--datasets a b`` as ``--datasets a --datasets b`` (click options take one value per flag)."""
     expanded: list[str] = []
@@ -39,7 +47,7 @@ def expand_multi_value_options(argv: list[str]) -> list[str]:
         if token in MULTI_VALUE_OPTIONS:
             option = token
             continue
-        if option and not token.startswith("-"):
+        if option and (not token.startswith("-") or _is_number(token)):  # "-1" is a value, not an option
             expanded += [option, token]
             continue
         option = None
