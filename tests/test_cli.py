@@ -92,9 +92,12 @@ def test_train_rejects_unknown_mode(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_ablate_runs_on_the_zoos_shipped_sample_and_writes_the_issue_rows(tmp_path, capsys):
+def test_ablate_runs_on_the_zoos_shipped_sample_and_writes_the_issue_rows(tmp_path, capsys, monkeypatch):
     """Without data on disk `advex ablate` uses the zoo's 200-image sample; dG is the paired mean of eqs. 19-22."""
     import json
+
+    monkeypatch.delenv("ADVEX_DATA_DIR", raising=False)  # no data anywhere: the zoo's sample stands in
+    monkeypatch.setenv("ADVEX_CACHE_DIR", str(tmp_path / "cache"))
 
     out = tmp_path / "ablation.json"
     with pytest.raises(SystemExit) as exit_info:
