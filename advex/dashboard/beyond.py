@@ -9,7 +9,6 @@ explainer and data set (``?method=...&images=...``).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from advex.attribution.methods import METHOD_LABELS, METHODS
 from advex.dashboard import saliency
 from advex.dashboard.cache import SharedLRU
 from advex.dashboard.navigation import SALIENCY
+from advex.dashboard.results_file import read_checked_rows
 from advex.errors import AdvexError
 from advex.experiments.beyond import BEYOND_DATASETS, GROUND_TRUTH, SPARSENESS, cells_of, sparser, summary
 from advex.experiments.ground_truth import PRECISION
@@ -77,23 +77,8 @@ def _problem(row: object) -> str | None:
 
 def read_rows(path: str | Path) -> list[dict]:
     """The rows of a results file (a JSON list of `advex beyond` rows), checked; AdvexError otherwise."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_RESULTS_BYTES:
-            raise AdvexError(f"{path} holds {size / 2**20:.0f} MB, far more than `advex beyond` results; {FIX}")
-        rows = json.loads(path.read_text())
-    except OSError as error:
-        raise AdvexError(f"cannot read the results {path} ({error.strerror or error}); {FIX}") from None
-    except ValueError as error:
-        raise AdvexError(f"{path} is not a JSON file of `advex beyond` results ({error}); {FIX}") from None
-    if not isinstance(rows, list):
-        raise AdvexError(f"{path} is not a list of `advex beyond` rows; {FIX}")
-    for index, row in enumerate(rows):
-        problem = _problem(row)
-        if problem is not None:
-            raise AdvexError(f"row {index} of {path} {problem}; {FIX}")
-    return rows
+    return read_checked_rows(path, kind="`advex beyond` results", rows_name="`advex beyond` rows", fix=FIX,
+                             max_bytes=MAX_RESULTS_BYTES, problem=_problem)
 
 
 def _float(value) -> float:

@@ -12,7 +12,6 @@ results when it was stopped.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from plotly.subplots import make_subplots
 
 from advex.dashboard.cache import SharedLRU
 from advex.dashboard.jobs import Job, JobQueue
+from advex.dashboard.results_file import read_checked_rows
 from advex.dashboard.saliency_view import paper_marked
 from advex.errors import AdvexError
 from advex.evaluation.attributions import TABLE1_LABELS
@@ -96,24 +96,9 @@ def _problem(row: object) -> str | None:
 
 def read_rows(path: str | Path) -> list[dict]:
     """The rows of an ablation results file (a JSON list of `advex ablate` rows), checked; AdvexError otherwise."""
-    path = Path(path)
     fix = "recompute them on the Trade-offs page or with `advex ablate --json FILE`"
-    try:
-        size = path.stat().st_size
-        if size > MAX_RESULTS_BYTES:
-            raise AdvexError(f"{path} holds {size / 2**20:.0f} MB, far more than ablation results; {fix}")
-        rows = json.loads(path.read_text())
-    except OSError as error:
-        raise AdvexError(f"cannot read the ablation results {path} ({error.strerror or error}); {fix}") from None
-    except ValueError as error:
-        raise AdvexError(f"{path} is not a JSON file of ablation results ({error}); {fix}") from None
-    if not isinstance(rows, list):
-        raise AdvexError(f"{path} is not a list of ablation rows; {fix}")
-    for index, row in enumerate(rows):
-        problem = _problem(row)
-        if problem is not None:
-            raise AdvexError(f"row {index} of {path} {problem}; {fix}")
-    return rows
+    return read_checked_rows(path, kind="ablation results", rows_name="ablation rows", fix=fix,
+                             max_bytes=MAX_RESULTS_BYTES, problem=_problem)
 
 
 def cells_frame(rows: list[dict]) -> pd.DataFrame:
