@@ -8,6 +8,7 @@ import typer
 from tqdm import tqdm
 
 from advex.cli.options import DATA_DIR, writable_file
+from advex.cli.results import finish
 from advex.vocabulary import IG_TRAIN_SAMPLE_SIZE, OUTPUTS, REFERENCES, TABLE1_IMAGE_DATASETS, TRAIN_SAMPLE_SIZE
 
 
@@ -33,7 +34,6 @@ def ablate(
     Without the data on disk the zoo's 200-image test sample is used.
     """
     from advex.experiments.ablation import AblationGrid, format_ablation, run_ablation, time_spent
-    from advex.models.io import atomic_write_json
 
     grid = AblationGrid(tuple(dict.fromkeys(datasets)), tuple(dict.fromkeys(methods)), tuple(dict.fromkeys(references)),
                         tuple(dict.fromkeys(outputs)), None if whole_test_set else n_images, k, ig_k, seed)
@@ -45,12 +45,7 @@ def ablate(
 
         rows = run_ablation(grid, data_dir=data_dir, work_dir=work_dir, progress=step)
     typer.echo(format_ablation(rows))
-    spent = time_spent(rows)
-    if any(spent.values()):
-        typer.echo("seconds computed this run: " + ", ".join(f"{key} {value:.0f}" for key, value in spent.items()))
-    if json_path is not None:
-        atomic_write_json(json_path, rows)
-        typer.echo(f"wrote {len(rows)} rows to {json_path}")
+    finish(rows, time_spent(rows), json_path)
 
 
 def register(app: typer.Typer) -> None:

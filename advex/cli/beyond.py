@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from advex.attribution.methods import METHODS
 from advex.cli.options import DATA_DIR, writable_dir, writable_file
+from advex.cli.results import finish
 from advex.experiments.beyond import BEYOND_DATASETS, GROUND_TRUTH_EPS
 from advex.metrics.measures import MEASURE_NAMES
 
@@ -43,7 +44,6 @@ def beyond(
         summary,
         time_spent,
     )
-    from advex.models.io import atomic_write_json
     from advex.vocabulary import SYNTHETIC
 
     grid = BeyondGrid(tuple(dict.fromkeys(datasets)), tuple(dict.fromkeys(methods)), tuple(dict.fromkeys(measures)),
@@ -64,12 +64,7 @@ def beyond(
         typer.echo("\n" + truth)
     typer.echo("\n" + "\n".join(summary(rows)))
     typer.echo("settings: " + "; ".join(describe_settings()[method] for method in grid.methods))
-    spent = time_spent(rows)
-    if any(spent.values()):
-        typer.echo("seconds computed this run: " + ", ".join(f"{key} {value:.0f}" for key, value in spent.items()))
-    if json_path is not None:
-        atomic_write_json(json_path, rows)
-        typer.echo(f"wrote {len(rows)} rows to {json_path}")
+    finish(rows, time_spent(rows), json_path)
 
 
 def register(app: typer.Typer) -> None:
