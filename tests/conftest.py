@@ -3,6 +3,7 @@ formats (IDX, CIFAR-10 pickles), a tiny model zoo, confident random CNNs and the
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import os
@@ -173,6 +174,19 @@ def open_app_page(page: str, params: dict, timeout: float = 120):
     for key, value in params.items():
         at.query_params[key] = str(value)
     return at.run()
+
+
+def values(data) -> list:
+    """A plotly JSON array: a list, or numpy's base64 form {"dtype", "bdata"}."""
+    if isinstance(data, dict):
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
+    return list(data)
+
+
+def charts(at) -> dict[str, dict]:
+    """The page's plotly figures as JSON specs, by title."""
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    return {spec["layout"]["title"]["text"]: spec for spec in specs}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -3,13 +3,11 @@ explainer links to its saliency maps."""
 
 from __future__ import annotations
 
-import base64
 import json
 from urllib.parse import parse_qs
 
-import numpy as np
 import pytest
-from conftest import open_app_page
+from conftest import charts, open_app_page, values
 from streamlit.testing.v1 import AppTest
 
 from advex.attribution.methods import METHOD_LABELS
@@ -24,18 +22,6 @@ METHODS = ("ig", "saliency")
 
 def open_page(**params) -> AppTest:
     return open_app_page(PAGE, params)
-
-
-def values(data) -> list:
-    """A plotly JSON array: a list, or numpy's base64 form {"dtype", "bdata"}."""
-    if isinstance(data, dict):
-        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
-    return list(data)
-
-
-def charts(at: AppTest) -> dict[str, dict]:
-    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-    return {spec["layout"]["title"]["text"]: spec for spec in specs}
 
 
 @pytest.fixture()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import values
 from streamlit.testing.v1 import AppTest
 
 from advex.dashboard import theory_view
@@ -90,13 +90,6 @@ def test_bad_url_value_is_a_warning_not_a_crash():
     at.run()
     assert not at.exception
     assert any("t31_eps" in w.value for w in at.warning)
-
-
-def values(data) -> list:
-    """A plotly JSON array: a list, or numpy's base64 form {"dtype", "bdata"}."""
-    if isinstance(data, dict):
-        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
-    return list(data)
 
 
 def e1_chart(at: AppTest) -> dict:

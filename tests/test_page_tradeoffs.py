@@ -3,13 +3,11 @@ frontier and "How robust is the conclusion?", each checked against the library's
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 
-import numpy as np
 import pytest
-from conftest import open_app_page, require_dataset, save_user_model, synthetic_rows, write_rows
+from conftest import charts, open_app_page, require_dataset, save_user_model, synthetic_rows, values, write_rows
 from streamlit.testing.v1 import AppTest
 
 from advex.dashboard import conclusion
@@ -23,18 +21,6 @@ def open_page(**params) -> AppTest:
 
 def table1(at: AppTest):
     return at.dataframe[0].value.set_index(["attr", "model"])
-
-
-def values(data) -> list:
-    """A plotly JSON array: a list, or numpy's base64 form {"dtype", "bdata"}."""
-    if isinstance(data, dict):
-        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
-    return list(data)
-
-
-def charts(at: AppTest) -> dict[str, dict]:
-    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-    return {spec["layout"]["title"]["text"]: spec for spec in specs}
 
 
 def conclusion_chart(at: AppTest) -> dict:
