@@ -9,23 +9,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 from pathlib import Path
+
+from timing import median_seconds
 
 from advex.data.images import _read_idx_cached, load_image_dataset
 from advex.data.tabular import load_mushroom, load_spambase
-
-
-def median_seconds(fn, repeats: int, before=None) -> float:
-    times = []
-    for _ in range(repeats):
-        if before is not None:
-            before()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -47,7 +36,7 @@ def main() -> None:
         )
     for label, case in cases.items():
         fn, before = case if isinstance(case, tuple) else (case, None)
-        print(f"{label:<42} median {median_seconds(fn, repeats, before):.3f} s  ({repeats} runs)")
+        print(f"{label:<42} median {median_seconds(fn, repeats, warm_up=False, before=before):.3f} s  ({repeats} runs)")
 
 
 if __name__ == "__main__":

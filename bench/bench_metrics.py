@@ -12,12 +12,10 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from timing import median_seconds
 
 from advex.errors import AdvexError
 from advex.metrics.measures import MEASURES, measure_all
@@ -36,16 +34,6 @@ def maps(data_dir: Path, seed: int = 0) -> tuple[np.ndarray, str]:
         return np.asarray(images, dtype=np.float64).reshape(field.shape) * field, "MNIST test images x Gaussian field"
     except (AdvexError, OSError) as err:
         return field * (rng.random(field.shape) < 0.19), f"random maps, 81% zeros (no MNIST: {type(err).__name__})"
-
-
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
